@@ -1,0 +1,31 @@
+# Fresh machine: `make demo` (train the default model and tag the seed article), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/stancetag train --config configs/default.yaml --output artifacts/default
+	$(BIN)/stancetag predict --model artifacts/default --format table seeds/seed_article.txt
+	$(BIN)/stancetag metrics --model artifacts/default --data seeds/test.jsonl
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q -ra
+
+bench: install
+	$(BIN)/python bench/predict_speed.py
+
+clean:
+	rm -rf $(VENV) artifacts/default

@@ -1,0 +1,1 @@
+"""The network, artifact save/load and inference."""

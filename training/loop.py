@@ -1,0 +1,306 @@
+"""Fine-tuning: joint topic (BCE) and tone (cross-entropy) training with early stopping on dev."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+import stancetag
+from model.artifact import ArtifactMeta, publish_directory, save_artifact, staging_directory
+from model.network import StanceTagger, load_pretrained
+from stancetag.config import Config
+from stancetag.errors import UserError
+from training.data import (
+    Example,
+    check_label_coverage,
+    find_leaks,
+    fingerprint,
+    leak_message,
+    load_examples,
+    split_by_article,
+)
+from training.evaluation import headline, score, tune_thresholds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    output: Path
+    dev_metrics: dict[str, Any]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Encoded:
+    """Token ids and label tensors of a labeled split."""
+
+    ids: list[list[int]]
+    topics: torch.Tensor  # (n, n_topics) float 0/1
+    tones: torch.Tensor  # (n,) long
+
+
+def encode(examples: list[Example], tokenizer, config: Config, name: str) -> Encoded:
+    limit = config.model.max_length
+    rows = tokenizer([e.text for e in examples], truncation=True, max_length=limit + 1)["input_ids"]
+    truncated = sum(len(r) > limit for r in rows)
+    if truncated:
+        log.warning("%s: %d sentence(s) longer than model.max_length=%d tokens were truncated", name, truncated, limit)
+    ids = [r if len(r) <= limit else r[: limit - 1] + r[-1:] for r in rows]
+    topics = config.labels.topics
+    topic_matrix = torch.tensor([[float(t in e.topics) for t in topics] for e in examples])
+    tones = torch.tensor([config.labels.tones.index(e.tone) for e in examples], dtype=torch.long)
+    return Encoded(ids, topic_matrix, tones)
+
+
+def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dynamic padding: pad to the longest sequence of this batch only."""
+    width = max(len(r) for r in ids)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return input_ids, mask
+
+
+def predict_probabilities(
+    tagger: StanceTagger, data: Encoded, pad_id: int, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    tagger.eval()
+    order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
+    topic_p = np.zeros(tuple(data.topics.shape), dtype=np.float32)
+    tone_p = np.zeros((len(data.ids), 0), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
+            topic_logits, tone_logits = tagger(input_ids, mask)
+            if tone_p.shape[1] == 0:
+                tone_p = np.zeros((len(data.ids), tone_logits.shape[1]), dtype=np.float32)
+            topic_p[batch] = torch.sigmoid(topic_logits).numpy()
+            tone_p[batch] = torch.softmax(tone_logits, dim=-1).numpy()
+    return topic_p, tone_p
+
+
+def evaluate(
+    tagger: StanceTagger, data: Encoded, config: Config, pad_id: int
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Dev metrics at thresholds tuned on that same dev set (what the saved model will use)."""
+    topic_p, tone_p = predict_probabilities(tagger, data, pad_id)
+    gold_topics = data.topics.numpy().astype(int)
+    thresholds = tune_thresholds(gold_topics, topic_p, config.labels.topics)
+    cut = np.array([thresholds[t] for t in config.labels.topics])
+    metrics = score(
+        gold_topics,
+        (topic_p >= cut).astype(int),
+        data.tones.numpy(),
+        tone_p.argmax(axis=1),
+        config.labels.topics,
+        config.labels.tones,
+    )
+    return metrics, thresholds
+
+
+def _optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimizer:
+    t = config.training
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, param in tagger.named_parameters():
+        is_head = not name.startswith("encoder.")
+        decays = not any(name.endswith(n) for n in no_decay)
+        groups.setdefault((is_head, decays), []).append(param)
+    return torch.optim.AdamW(
+        [
+            {
+                "params": params,
+                "lr": t.head_learning_rate if is_head else t.learning_rate,
+                "weight_decay": t.weight_decay if decays else 0.0,
+            }
+            for (is_head, decays), params in groups.items()
+        ]
+    )
+
+
+def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
+    warmup = max(1, int(total_steps * warmup_ratio))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import transformers
+
+    return {
+        "stancetag": stancetag.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def load_splits(
+    config: Config, train_path: Path, dev_path: Path | None
+) -> tuple[list[Example], list[Example], dict[str, Any]]:
+    """Training and dev examples, and what the artifact records about where they came from."""
+    examples = load_examples(train_path, config.labels)
+    check_label_coverage(examples, config.labels, str(train_path))
+    if dev_path is not None:
+        dev = load_examples(dev_path, config.labels)
+        leaks = find_leaks(examples, dev)
+        if leaks:
+            raise UserError(leak_message(leaks))
+        train = examples
+        dev_info = {"path": str(dev_path), "fingerprint": fingerprint(dev), "n": len(dev)}
+    else:
+        train, dev = split_by_article(examples, config.training.dev_fraction, config.training.seed)
+        dev_info = {
+            "held_out_from": str(train_path),
+            "articles": sorted({e.article for e in dev}),
+            "fingerprint": fingerprint(dev),
+            "n": len(dev),
+        }
+    info = {
+        "train": {"path": str(train_path), "fingerprint": fingerprint(train), "n": len(train)},
+        "dev": dev_info,
+    }
+    return train, dev, info
+
+
+def train(
+    config: Config, train_path: Path, dev_path: Path | None, output: Path, *, progress: bool = True
+) -> TrainResult:
+    """Fine-tune the base model and write the artifact to `output` (atomically, at the very end)."""
+    started = time.perf_counter()
+    seed_everything(config.training.seed)
+    train_examples, dev_examples, data_info = load_splits(config, train_path, dev_path)
+    tagger, tokenizer = load_pretrained(
+        config.model.base_model, len(config.labels.topics), len(config.labels.tones), config.model.dropout
+    )
+    train_data = encode(train_examples, tokenizer, config, str(train_path))
+    dev_data = encode(dev_examples, tokenizer, config, "dev")
+    pad_id = tokenizer.pad_token_id or 0
+
+    t = config.training
+    steps_per_epoch = -(-len(train_data.ids) // t.batch_size)
+    optimizer = _optimizer(tagger, config)
+    scheduler = _schedule(optimizer, steps_per_epoch * t.epochs, t.warmup_ratio)
+    topic_loss = nn.BCEWithLogitsLoss()
+    tone_loss = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    shuffler = torch.Generator().manual_seed(t.seed)
+
+    best = {"score": -1.0, "epoch": 0, "state": None, "metrics": None, "thresholds": None}
+    history = []
+    epochs_run = 0
+    bar = tqdm(range(1, t.epochs + 1), desc="train", unit="epoch", disable=not progress, file=sys.stderr)
+    for epoch in bar:
+        tagger.train()
+        order = torch.randperm(len(train_data.ids), generator=shuffler).tolist()
+        losses = []
+        steps = tqdm(
+            range(0, len(order), t.batch_size),
+            desc=f"epoch {epoch}",
+            leave=False,
+            disable=not progress,
+            file=sys.stderr,
+        )
+        for start in steps:
+            batch = order[start : start + t.batch_size]
+            input_ids, mask = pad_batch([train_data.ids[i] for i in batch], pad_id)
+            topic_logits, tone_logits = tagger(input_ids, mask)
+            loss = topic_loss(topic_logits, train_data.topics[batch]) + t.tone_loss_weight * tone_loss(
+                tone_logits, train_data.tones[batch]
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(tagger.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            steps.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        epochs_run = epoch
+        metrics, thresholds = evaluate(tagger, dev_data, config, pad_id)
+        dev_score = headline(metrics)
+        improved = dev_score > best["score"] + 1e-6
+        if improved:
+            best = {
+                "score": dev_score,
+                "epoch": epoch,
+                "state": copy.deepcopy(tagger.state_dict()),
+                "metrics": metrics,
+                "thresholds": thresholds,
+            }
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": float(np.mean(losses)),
+                "dev_topic_macro_f1": metrics["topics"]["macro_f1"],
+                "dev_tone_macro_f1": metrics["tone"]["macro_f1"],
+            }
+        )
+        bar.set_postfix(
+            loss=f"{np.mean(losses):.3f}",
+            topic_f1=f"{metrics['topics']['macro_f1']:.3f}",
+            tone_f1=f"{metrics['tone']['macro_f1']:.3f}",
+            best=best["epoch"],
+        )
+        log.info(
+            "epoch %d: loss %.4f, dev topic macro-F1 %.3f, tone macro-F1 %.3f%s",
+            epoch,
+            np.mean(losses),
+            metrics["topics"]["macro_f1"],
+            metrics["tone"]["macro_f1"],
+            " (best so far)" if improved else "",
+        )
+        if epoch - best["epoch"] >= t.patience:
+            log.info("early stop: no dev improvement for %d epochs", t.patience)
+            break
+    bar.close()
+
+    tagger.load_state_dict(best["state"])
+    meta = ArtifactMeta(
+        config=config,
+        thresholds=best["thresholds"],
+        base_model=config.model.base_model,
+        data=data_info,
+        dev_metrics=best["metrics"],
+        versions=_versions(),
+        training={"best_epoch": best["epoch"], "epochs_run": epochs_run, "history": history},
+    )
+    staging = staging_directory(output)
+    try:
+        save_artifact(staging, tagger, tokenizer, meta)
+        publish_directory(staging, output)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TrainResult(output, best["metrics"], best["epoch"], epochs_run, time.perf_counter() - started)
