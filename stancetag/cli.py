@@ -91,6 +91,7 @@ def train(
     no_dev: Annotated[
         bool, typer.Option("--no-dev", help="Ignore data.dev; hold out dev articles from --data.")
     ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last epoch.")] = False,
 ) -> None:
     """Fine-tune the base model on labeled sentences and write a model directory."""
     try:
@@ -102,7 +103,7 @@ def train(
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         train_path = data or Path(cfg.data.train)
         dev_path = dev or (Path(cfg.data.dev) if cfg.data.dev and not no_dev and data is None else None)
-        result = run_training(cfg, train_path, dev_path, output)
+        result = run_training(cfg, train_path, dev_path, output, resume=resume)
     except UserError as err:
         _fail(err)
         return
@@ -128,13 +129,16 @@ def predict(
         Optional[int], typer.Option(help="Sentences per batch (default: the model's config).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted --output, skipping articles already written.")
+    ] = False,
 ) -> None:
     """Split articles into sentences and tag each with topics and a tone."""
     try:
         from model.inference import Predictor
         from model.inputs import expand_inputs, iter_articles
         from stancetag.config import PRECISIONS
-        from stancetag.output import FORMATS, RecordWriter, atomic_output
+        from stancetag.output import FORMATS, RecordWriter, resumable_output
 
         if format not in FORMATS:
             raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
@@ -148,12 +152,23 @@ def predict(
         predictor = Predictor.from_directory(model, precision=precision, batch_size=batch_size, device=device)
         overrides = _parse_thresholds(threshold, predictor.meta.topics)
         predictor.thresholds.update(overrides)
+        if resume and (output is None or format == "table"):
+            raise UserError("--resume needs --output FILE with --format jsonl or csv")
         count = 0
-        with atomic_output(output) as stream:
-            writer = RecordWriter(stream, format, predictor.meta.topics, predictor.meta.tones)
+        if output is None:
+            writer = RecordWriter(sys.stdout, format, predictor.meta.topics, predictor.meta.tones)
             for record in predictor.tag_articles(iter_articles(files)):
                 writer.write(record)
                 count += 1
+        else:
+            with resumable_output(output, format, resume) as (stream, done):
+                if done:
+                    log.info("resuming: %d article(s) already in the output are skipped", len(done))
+                writer = RecordWriter(stream, format, predictor.meta.topics, predictor.meta.tones, header=not done)
+                articles = ((a, s) for a, s in iter_articles(files) if a not in done)
+                for record in predictor.tag_articles(articles):
+                    writer.write(record)
+                    count += 1
         if predictor.truncated:
             log.warning(
                 "%d sentence(s) longer than %d tokens were truncated before tagging",
@@ -165,6 +180,27 @@ def predict(
         return
     if output is not None:
         typer.echo(f"wrote {count} sentences to {output}", err=True)
+
+
+@app.command()
+def check(
+    data: Annotated[list[Path], typer.Argument(help="Labeled JSONL/CSV files (e.g. train, dev and test).")],
+    config: Annotated[Path, typer.Option(help="YAML config with the label sets.")] = DEFAULT_CONFIG,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Validate labeled data without training: rows, label counts, duplicates, conflicts, leakage."""
+    try:
+        from stancetag.config import load_config
+        from stancetag.output import render_json
+        from training.check import check_files, check_table
+
+        if format not in ("table", "json"):
+            raise UserError(f"--format {format!r}: choose table or json")
+        report = check_files(data, load_config(config).labels)
+    except UserError as err:
+        _fail(err)
+        return
+    typer.echo(render_json(report) if format == "json" else check_table(report), nl=False)
 
 
 @app.command()

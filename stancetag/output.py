@@ -35,12 +35,81 @@ def atomic_output(path: Path | None) -> Iterator[IO[str]]:
         raise
 
 
+def partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def _completed_articles(partial: Path, fmt: str) -> tuple[set[str], int]:
+    """Articles fully written to an interrupted output, and the byte length that holds exactly them.
+
+    The last article in the file may have been cut off mid-write, so it is dropped and redone.
+    """
+    data = partial.read_bytes()
+    lines = data.splitlines(keepends=True)
+    if fmt == "csv":
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline="")))
+        if len(rows) <= 1:
+            return set(), 0
+        articles = [r[0] for r in rows[1:] if r]
+        keep_articles = set(articles) - {articles[-1]}
+        # CSV rows can span lines (quoted newlines): re-serialise the kept rows instead of slicing.
+        kept = [r for r in rows[1:] if r and r[0] in keep_articles]
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([rows[0], *kept])
+        partial.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        return keep_articles, len(buffer.getvalue().encode("utf-8"))
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line)["article"])
+        except (ValueError, KeyError, TypeError):
+            break  # a torn last line
+    if not records:
+        return set(), 0
+    last = records[-1]
+    keep = [a for a in records if a != last]
+    length = sum(len(lines[i]) for i in range(len(keep)))
+    return set(keep), length
+
+
+@contextlib.contextmanager
+def resumable_output(path: Path, fmt: str, resume: bool) -> Iterator[tuple[IO[str], set[str]]]:
+    """Write to `.NAME.partial` beside `path` and rename it into place when complete.
+
+    An error in the input removes the partial file (nothing half-written is left); an interrupt
+    (Ctrl-C, kill) keeps it, and `resume=True` then continues after the articles already written.
+    """
+    partial = partial_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done: set[str] = set()
+    if resume and partial.exists():
+        done, length = _completed_articles(partial, fmt)
+        with partial.open("r+b") as handle:
+            handle.truncate(length)
+        mode = "a"
+    else:
+        mode = "w"
+    try:
+        with partial.open(mode, encoding="utf-8", newline="") as stream:
+            yield stream, done
+        os.replace(partial, path)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+
+
 class RecordWriter:
     """Writes prediction records in one of FORMATS to a stream, one record at a time."""
 
-    def __init__(self, stream: IO[str], fmt: str, topics: tuple[str, ...], tones: tuple[str, ...]) -> None:
+    def __init__(
+        self, stream: IO[str], fmt: str, topics: tuple[str, ...], tones: tuple[str, ...], *, header: bool = True
+    ) -> None:
         self.stream, self.fmt, self.topics, self.tones = stream, fmt, topics, tones
         self._csv = None
+        self._csv_header = header
         self._table_header = False
         self._article: str | None = None
 
@@ -55,6 +124,8 @@ class RecordWriter:
     def _write_csv(self, record: dict) -> None:
         if self._csv is None:
             self._csv = csv.writer(self.stream)
+        if self._csv_header:
+            self._csv_header = False
             self._csv.writerow(
                 ["article", "sentence_index", "text", "topics", "tone"]
                 + [f"topic_score_{t}" for t in self.topics]

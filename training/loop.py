@@ -6,6 +6,7 @@ import copy
 import logging
 import platform
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from model.artifact import ArtifactMeta, publish_directory, save_artifact, stagi
 from model.network import StanceTagger, load_pretrained
 from stancetag.config import Config
 from stancetag.errors import UserError
+from training import checkpoint
+from training.checkpoint import checkpoint_directory
 from training.data import (
     Example,
     check_label_coverage,
@@ -195,9 +198,20 @@ def load_splits(
 
 
 def train(
-    config: Config, train_path: Path, dev_path: Path | None, output: Path, *, progress: bool = True
+    config: Config,
+    train_path: Path,
+    dev_path: Path | None,
+    output: Path,
+    *,
+    progress: bool = True,
+    resume: bool = False,
 ) -> TrainResult:
-    """Fine-tune the base model and write the artifact to `output` (atomically, at the very end)."""
+    """Fine-tune the base model and write the artifact to `output` (atomically, at the very end).
+
+    After every epoch the loop state is checkpointed beside `output`; with `resume=True` an
+    interrupted run continues from its last finished epoch and ends with the same model as an
+    uninterrupted run with the same seed.
+    """
     started = time.perf_counter()
     seed_everything(config.training.seed)
     train_examples, dev_examples, data_info = load_splits(config, train_path, dev_path)
@@ -216,57 +230,72 @@ def train(
     tone_loss = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     shuffler = torch.Generator().manual_seed(t.seed)
 
-    best = {"score": -1.0, "epoch": 0, "state": None, "metrics": None, "thresholds": None}
-    history = []
-    epochs_run = 0
-    bar = tqdm(range(1, t.epochs + 1), desc="train", unit="epoch", disable=not progress, file=sys.stderr)
+    best: dict[str, Any] = {"score": -1.0, "epoch": 0, "metrics": None, "thresholds": None}
+    best_weights: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, Any]] = []
+    first_epoch = 1
+    ckpt_dir = checkpoint_directory(output)
+    identity = {"config": config.to_dict(), "data": data_info}
+    restored = checkpoint.load(ckpt_dir, identity) if resume else None
+    if restored is not None:
+        current, best_weights, state = restored
+        tagger.load_state_dict(current)
+        optimizer.load_state_dict(state.optimizer)
+        scheduler.load_state_dict(state.scheduler)
+        torch.set_rng_state(state.torch_rng)
+        shuffler.set_state(state.shuffler_rng)
+        best, history, first_epoch = state.best, state.history, state.epoch + 1
+        log.info("resuming from %s after epoch %d", ckpt_dir, state.epoch)
+    else:
+        if resume:
+            log.info("no checkpoint at %s; starting from the first epoch", ckpt_dir)
+        checkpoint.start(ckpt_dir, identity)
+
+    bar = tqdm(
+        range(first_epoch, t.epochs + 1),
+        desc="train",
+        unit="epoch",
+        disable=not progress,
+        file=sys.stderr,
+        initial=first_epoch - 1,
+        total=t.epochs,
+    )
     for epoch in bar:
-        tagger.train()
-        order = torch.randperm(len(train_data.ids), generator=shuffler).tolist()
-        losses = []
-        steps = tqdm(
-            range(0, len(order), t.batch_size),
-            desc=f"epoch {epoch}",
-            leave=False,
-            disable=not progress,
-            file=sys.stderr,
+        if epoch - best["epoch"] > t.patience and best["epoch"] > 0:
+            break  # a resumed run that had already stopped early
+        loss = _run_epoch(
+            tagger, train_data, config, optimizer, scheduler, shuffler, pad_id, progress, epoch, topic_loss, tone_loss
         )
-        for start in steps:
-            batch = order[start : start + t.batch_size]
-            input_ids, mask = pad_batch([train_data.ids[i] for i in batch], pad_id)
-            topic_logits, tone_logits = tagger(input_ids, mask)
-            loss = topic_loss(topic_logits, train_data.topics[batch]) + t.tone_loss_weight * tone_loss(
-                tone_logits, train_data.tones[batch]
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(tagger.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            steps.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        epochs_run = epoch
         metrics, thresholds = evaluate(tagger, dev_data, config, pad_id)
         dev_score = headline(metrics)
         improved = dev_score > best["score"] + 1e-6
         if improved:
-            best = {
-                "score": dev_score,
-                "epoch": epoch,
-                "state": copy.deepcopy(tagger.state_dict()),
-                "metrics": metrics,
-                "thresholds": thresholds,
-            }
+            best = {"score": dev_score, "epoch": epoch, "metrics": metrics, "thresholds": thresholds}
+            best_weights = copy.deepcopy(tagger.state_dict())
         history.append(
             {
                 "epoch": epoch,
-                "loss": float(np.mean(losses)),
+                "loss": loss,
                 "dev_topic_macro_f1": metrics["topics"]["macro_f1"],
                 "dev_tone_macro_f1": metrics["tone"]["macro_f1"],
             }
         )
+        checkpoint.save(
+            ckpt_dir,
+            tagger.state_dict(),
+            best_weights,
+            checkpoint.LoopState(
+                epoch=epoch,
+                best=best,
+                history=history,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                torch_rng=torch.get_rng_state(),
+                shuffler_rng=shuffler.get_state(),
+            ),
+        )
         bar.set_postfix(
-            loss=f"{np.mean(losses):.3f}",
+            loss=f"{loss:.3f}",
             topic_f1=f"{metrics['topics']['macro_f1']:.3f}",
             tone_f1=f"{metrics['tone']['macro_f1']:.3f}",
             best=best["epoch"],
@@ -274,7 +303,7 @@ def train(
         log.info(
             "epoch %d: loss %.4f, dev topic macro-F1 %.3f, tone macro-F1 %.3f%s",
             epoch,
-            np.mean(losses),
+            loss,
             metrics["topics"]["macro_f1"],
             metrics["tone"]["macro_f1"],
             " (best so far)" if improved else "",
@@ -284,7 +313,7 @@ def train(
             break
     bar.close()
 
-    tagger.load_state_dict(best["state"])
+    tagger.load_state_dict(best_weights)
     meta = ArtifactMeta(
         config=config,
         thresholds=best["thresholds"],
@@ -292,15 +321,56 @@ def train(
         data=data_info,
         dev_metrics=best["metrics"],
         versions=_versions(),
-        training={"best_epoch": best["epoch"], "epochs_run": epochs_run, "history": history},
+        training={"best_epoch": best["epoch"], "epochs_run": history[-1]["epoch"], "history": history},
     )
     staging = staging_directory(output)
     try:
         save_artifact(staging, tagger, tokenizer, meta)
         publish_directory(staging, output)
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return TrainResult(output, best["metrics"], best["epoch"], epochs_run, time.perf_counter() - started)
+    checkpoint.remove(ckpt_dir)
+    return TrainResult(output, best["metrics"], best["epoch"], history[-1]["epoch"], time.perf_counter() - started)
+
+
+def _run_epoch(
+    tagger,
+    data: Encoded,
+    config: Config,
+    optimizer,
+    scheduler,
+    shuffler,
+    pad_id: int,
+    progress: bool,
+    epoch: int,
+    topic_loss,
+    tone_loss,
+) -> float:
+    """One pass over the shuffled training data; returns the mean loss."""
+    t = config.training
+    tagger.train()
+    order = torch.randperm(len(data.ids), generator=shuffler).tolist()
+    losses = []
+    steps = tqdm(
+        range(0, len(order), t.batch_size),
+        desc=f"epoch {epoch}",
+        leave=False,
+        disable=not progress,
+        file=sys.stderr,
+    )
+    for start in steps:
+        batch = order[start : start + t.batch_size]
+        input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
+        topic_logits, tone_logits = tagger(input_ids, mask)
+        loss = topic_loss(topic_logits, data.topics[batch]) + t.tone_loss_weight * tone_loss(
+            tone_logits, data.tones[batch]
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(tagger.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+        steps.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return float(np.mean(losses))
