@@ -31,8 +31,20 @@ class _Formatter(logging.Formatter):
         return prefix + record.getMessage()
 
 
+class _ProgressAwareHandler(logging.StreamHandler):
+    """Writes log lines through tqdm so they do not break a progress bar that is being drawn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm.auto import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # logging must never crash the command
+            self.handleError(record)
+
+
 def _setup_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _ProgressAwareHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -92,6 +104,7 @@ def train(
         bool, typer.Option("--no-dev", help="Ignore data.dev; hold out dev articles from --data.")
     ] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last epoch.")] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
 ) -> None:
     """Fine-tune the base model on labeled sentences and write a model directory."""
     try:
@@ -103,7 +116,9 @@ def train(
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         train_path = data or Path(cfg.data.train)
         dev_path = dev or (Path(cfg.data.dev) if cfg.data.dev and not no_dev and data is None else None)
-        result = run_training(cfg, train_path, dev_path, output, resume=resume)
+        if device not in ("auto", "cpu", "cuda"):
+            raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
+        result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device)
     except UserError as err:
         _fail(err)
         return
@@ -206,24 +221,63 @@ def check(
 @app.command()
 def metrics(
     data: Annotated[Path, typer.Option(help="Labeled JSONL/CSV to score.")],
-    model: Annotated[Path, typer.Option(help="Trained model directory.")] = DEFAULT_MODEL,
+    model: Annotated[
+        Optional[list[Path]], typer.Option(help="Trained model directory; give it twice to compare two models.")
+    ] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+    output_dir: Annotated[
+        Optional[Path], typer.Option(help="Also write metrics.json, report.md, errors.csv and PNG figures here.")
+    ] = None,
+    errors: Annotated[int, typer.Option(help="List this many most confident mistakes.")] = 20,
+    train_data: Annotated[
+        Optional[Path], typer.Option("--train", help="Training data for the baselines (default: the model's own).")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of articles for the 95% intervals.")] = 1000,
 ) -> None:
-    """Score a trained model on labeled sentences."""
+    """Score a trained model on labeled sentences, with intervals, baselines, calibration and errors."""
     try:
-        from model.inference import Predictor
         from stancetag.output import atomic_output, render_json
-        from training.data import load_examples
-        from training.scoring import evaluate_model, metrics_table
+        from training.render import terminal_table, write_report
+        from training.report import ReportOptions, run_metrics
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
-        predictor = Predictor.from_directory(model)
-        examples = load_examples(data, predictor.meta.config.labels)
-        result = evaluate_model(predictor, examples)
+        options = ReportOptions(errors=errors, resamples=bootstrap, train_path=train_data)
+        run = run_metrics(model or [DEFAULT_MODEL], data, options)
         with atomic_output(output) as stream:
-            stream.write(render_json(result) if format == "json" else metrics_table(result))
+            stream.write(render_json(run.to_json()) if format == "json" else terminal_table(run))
+        if output_dir is not None:
+            written = write_report(run, output_dir)
+            typer.echo(f"wrote {len(written)} report files to {output_dir}", err=True)
+    except UserError as err:
+        _fail(err)
+
+
+@app.command()
+def crossval(
+    data: Annotated[Path, typer.Argument(help="Labeled JSONL/CSV with `article` ids.")],
+    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    folds: Annotated[int, typer.Option(help="Number of article-grouped folds.")] = 5,
+    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override training.seed (also seeds the folds).")] = None,
+    base_model: Annotated[Optional[str], typer.Option(help="Override model.base_model: folder or hub name.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Train and score one model per article-grouped fold; print each metric's mean and std."""
+    try:
+        from stancetag.config import load_config, with_overrides
+        from stancetag.output import render_json
+        from training.crossval import crossval as run_crossval
+        from training.crossval import crossval_table
+
+        if format not in ("table", "json"):
+            raise UserError(f"--format {format!r}: choose table or json")
+        cfg = load_config(config)
+        overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
+        cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
+        result = run_crossval(cfg, data, folds, progress=logging.getLogger().level <= logging.INFO)
+        typer.echo(render_json(result.to_json()) if format == "json" else crossval_table(result), nl=False)
     except UserError as err:
         _fail(err)
 

@@ -44,6 +44,7 @@ class TrainingConfig:
     dev_fraction: float
     tone_loss_weight: float
     label_smoothing: float
+    precision: str
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def _check_values(config: Config, source: str) -> None:
             f"inference.precision must be one of {', '.join(PRECISIONS)}",
         ),
         (len(config.labels.tones) >= 2, "labels.tones needs at least two tones"),
+        (t.precision in PRECISIONS, f"training.precision must be one of {', '.join(PRECISIONS)}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 import stancetag
 from model.artifact import ArtifactMeta, publish_directory, save_artifact, staging_directory
+from model.inference import choose_device, resolve_precision
 from model.network import StanceTagger, load_pretrained
 from stancetag.config import Config
 from stancetag.errors import UserError
@@ -91,6 +92,7 @@ def predict_probabilities(
     tagger: StanceTagger, data: Encoded, pad_id: int, batch_size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
     tagger.eval()
+    device = next(tagger.parameters()).device
     order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
     topic_p = np.zeros(tuple(data.topics.shape), dtype=np.float32)
     tone_p = np.zeros((len(data.ids), 0), dtype=np.float32)
@@ -98,11 +100,11 @@ def predict_probabilities(
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
-            topic_logits, tone_logits = tagger(input_ids, mask)
+            topic_logits, tone_logits = tagger(input_ids.to(device), mask.to(device))
             if tone_p.shape[1] == 0:
                 tone_p = np.zeros((len(data.ids), tone_logits.shape[1]), dtype=np.float32)
-            topic_p[batch] = torch.sigmoid(topic_logits).numpy()
-            tone_p[batch] = torch.softmax(tone_logits, dim=-1).numpy()
+            topic_p[batch] = torch.sigmoid(topic_logits).cpu().numpy()
+            tone_p[batch] = torch.softmax(tone_logits, dim=-1).cpu().numpy()
     return topic_p, tone_p
 
 
@@ -133,15 +135,17 @@ def _optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimizer:
         is_head = not name.startswith("encoder.")
         decays = not any(name.endswith(n) for n in no_decay)
         groups.setdefault((is_head, decays), []).append(param)
+    fused = next(tagger.parameters()).device.type == "cuda"  # one kernel per step on GPUs
     return torch.optim.AdamW(
-        [
+        fused=fused or None,
+        params=[
             {
                 "params": params,
                 "lr": t.head_learning_rate if is_head else t.learning_rate,
                 "weight_decay": t.weight_decay if decays else 0.0,
             }
             for (is_head, decays), params in groups.items()
-        ]
+        ],
     )
 
 
@@ -205,6 +209,7 @@ def train(
     *,
     progress: bool = True,
     resume: bool = False,
+    device: str = "auto",
 ) -> TrainResult:
     """Fine-tune the base model and write the artifact to `output` (atomically, at the very end).
 
@@ -218,6 +223,7 @@ def train(
     tagger, tokenizer = load_pretrained(
         config.model.base_model, len(config.labels.topics), len(config.labels.tones), config.model.dropout
     )
+    tagger.to(choose_device(device))
     train_data = encode(train_examples, tokenizer, config, str(train_path))
     dev_data = encode(dev_examples, tokenizer, config, "dev")
     pad_id = tokenizer.pad_token_id or 0
@@ -334,6 +340,21 @@ def train(
     return TrainResult(output, best["metrics"], best["epoch"], history[-1]["epoch"], time.perf_counter() - started)
 
 
+def _length_bucketed_batches(ids: list[list[int]], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """Shuffled batches of similar-length sentences: less padding, still a random order.
+
+    The data is shuffled, cut into pools of 50 batches, each pool sorted by length and cut into
+    batches, and the batches shuffled again, all from the seeded generator.
+    """
+    order = torch.randperm(len(ids), generator=generator).tolist()
+    pool = batch_size * 50
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(ids[i]))
+        batches += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 def _run_epoch(
     tagger,
     data: Encoded,
@@ -350,21 +371,23 @@ def _run_epoch(
     """One pass over the shuffled training data; returns the mean loss."""
     t = config.training
     tagger.train()
-    order = torch.randperm(len(data.ids), generator=shuffler).tolist()
+    batches = _length_bucketed_batches(data.ids, t.batch_size, shuffler)
+    device = next(tagger.parameters()).device
+    use_bf16 = resolve_precision(t.precision, device) == "bf16"
     losses = []
     steps = tqdm(
-        range(0, len(order), t.batch_size),
+        batches,
         desc=f"epoch {epoch}",
         leave=False,
         disable=not progress,
         file=sys.stderr,
     )
-    for start in steps:
-        batch = order[start : start + t.batch_size]
+    for batch in steps:
         input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
-        topic_logits, tone_logits = tagger(input_ids, mask)
-        loss = topic_loss(topic_logits, data.topics[batch]) + t.tone_loss_weight * tone_loss(
-            tone_logits, data.tones[batch]
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            topic_logits, tone_logits = tagger(input_ids.to(device), mask.to(device))
+        loss = topic_loss(topic_logits.float(), data.topics[batch].to(device)) + t.tone_loss_weight * tone_loss(
+            tone_logits.float(), data.tones[batch].to(device)
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

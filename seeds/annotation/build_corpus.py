@@ -1,0 +1,115 @@
+"""Build seeds/{train,dev,test}.jsonl from the two annotation passes and the adjudication.
+
+    python seeds/annotation/build_corpus.py
+
+Inputs, all in seeds/annotation/:
+  pass_a_K.jsonl      the writers' labels (text, topics, tone, article), pass A
+  pass_b_K.jsonl      a second annotator's blind labels by sentence id "K-NNNN", pass B
+  adjudicated_*.jsonl the decision on every sentence where the passes disagreed
+Outputs: the three splits (by article, about 70/15/15 within each writer's batch so that every
+split covers every theme; the seed article goes to test) and agreement.json (Cohen's kappa).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from sklearn.metrics import cohen_kappa_score
+
+HERE = Path(__file__).parent
+SEEDS = HERE.parent
+TOPICS = ("taiwan", "trade", "military_ties")
+TONES = ("cooperative", "contentious", "neutral")
+SEED = 2026
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def ordered(topics) -> list[str]:
+    return [t for t in TOPICS if t in topics]
+
+
+def main() -> None:
+    adjudicated = {}
+    for path in sorted(HERE.glob("adjudicated_*.jsonl")):
+        adjudicated.update({r["id"]: r for r in read_jsonl(path)})
+    batches = sorted(int(p.stem.rsplit("_", 1)[1]) for p in HERE.glob("pass_a_*.jsonl"))
+    pass_a, pass_b, final_by_batch = [], [], {}
+    for k in batches:
+        rows = read_jsonl(HERE / f"pass_a_{k}.jsonl")
+        second = {r["id"]: r for r in read_jsonl(HERE / f"pass_b_{k}.jsonl")}
+        final = []
+        for i, row in enumerate(rows):
+            rid = f"{k}-{i:04d}"
+            b = second[rid]
+            pass_a.append(row)
+            pass_b.append(b)
+            agree = set(row["topics"]) == set(b["topics"]) and row["tone"] == b["tone"]
+            label = row if agree else adjudicated[rid]
+            final.append(
+                {
+                    "text": row["text"].strip(),
+                    "topics": ordered(label["topics"]),
+                    "tone": label["tone"],
+                    "article": row["article"],
+                }
+            )
+        final_by_batch[k] = final
+
+    agreement = {"sentences": len(pass_a), "per_label": {}}
+    for topic in TOPICS:
+        a = [topic in r["topics"] for r in pass_a]
+        b = [topic in r["topics"] for r in pass_b]
+        agreement["per_label"][topic] = {
+            "kappa": round(cohen_kappa_score(a, b), 3),
+            "raw_agreement": round(sum(x == y for x, y in zip(a, b, strict=True)) / len(a), 3),
+        }
+    a = [r["tone"] for r in pass_a]
+    b = [r["tone"] for r in pass_b]
+    agreement["per_label"]["tone"] = {
+        "kappa": round(cohen_kappa_score(a, b), 3),
+        "raw_agreement": round(sum(x == y for x, y in zip(a, b, strict=True)) / len(a), 3),
+    }
+    agreement["disagreements_adjudicated"] = sum(
+        1 for x, y in zip(pass_a, pass_b, strict=True) if set(x["topics"]) != set(y["topics"]) or x["tone"] != y["tone"]
+    )
+
+    splits = {"train": [], "dev": [], "test": []}
+    rng = random.Random(SEED)
+    for k in batches:
+        rows = final_by_batch[k]
+        articles = list(dict.fromkeys(r["article"] for r in rows))
+        rng.shuffle(articles)
+        n_dev = n_test = round(0.15 * len(articles))
+        which = {a: "dev" for a in articles[:n_dev]}
+        which.update({a: "test" for a in articles[n_dev : n_dev + n_test]})
+        for row in rows:
+            splits[which.get(row["article"], "train")].append(row)
+    splits["test"] += read_jsonl(SEEDS / "seed_article.jsonl")
+
+    for name, rows in splits.items():
+        with (SEEDS / f"{name}.jsonl").open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (HERE / "agreement.json").write_text(json.dumps(agreement, indent=2) + "\n", encoding="utf-8")
+
+    written = [r for k in batches for r in final_by_batch[k]]
+    topics = Counter(t for r in written for t in r["topics"])
+    tones = Counter(r["tone"] for r in written)
+    print(f"written sentences {len(written)} in {len({r['article'] for r in written})} articles")
+    print("topics", dict(topics), "tones", dict(tones))
+    print(
+        f"no topic {sum(not r['topics'] for r in written)}, two or more {sum(len(r['topics']) >= 2 for r in written)}"
+    )
+    for name, rows in splits.items():
+        print(f"{name}: {len(rows)} sentences, {len({r['article'] for r in rows})} articles")
+    print(json.dumps(agreement, indent=2))
+
+
+if __name__ == "__main__":
+    main()

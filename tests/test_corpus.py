@@ -1,0 +1,85 @@
+"""The shipped corpus itself: schema, label names from the config, counts, balance, clean splits."""
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from stancetag.config import load_config
+from training.data import load_examples
+
+SEEDS = Path(__file__).parents[1] / "seeds"
+SPLITS = ("train", "dev", "test")
+SEED_ARTICLE = "seed-000"
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    labels = load_config("configs/default.yaml").labels
+    return {name: load_examples(SEEDS / f"{name}.jsonl", labels) for name in SPLITS}
+
+
+def test_every_row_has_the_schema_and_config_labels():
+    config = load_config("configs/default.yaml")
+    for name in SPLITS:
+        for number, line in enumerate((SEEDS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines(), 1):
+            row = json.loads(line)
+            assert set(row) == {"text", "topics", "tone", "article"}, f"{name}:{number}"
+            assert row["text"] == row["text"].strip() and row["text"]
+            assert set(row["topics"]) <= set(config.labels.topics)
+            assert len(set(row["topics"])) == len(row["topics"])
+            assert row["tone"] in config.labels.tones
+
+
+def test_counts_and_balance(corpus):
+    written = [e for name in SPLITS for e in corpus[name] if e.article != SEED_ARTICLE]
+    assert len(written) >= 1500
+    articles = Counter(e.article for e in written)
+    assert len(articles) >= 120
+    assert all(8 <= n <= 15 for n in articles.values()), [a for a, n in articles.items() if not 8 <= n <= 15]
+    topics = Counter(t for e in written for t in e.topics)
+    tones = Counter(e.tone for e in written)
+    assert min(topics[t] for t in ("taiwan", "trade", "military_ties")) >= 300, topics
+    assert min(tones[t] for t in ("cooperative", "contentious", "neutral")) >= 300, tones
+    assert sum(not e.topics for e in written) >= 0.20 * len(written)
+    assert sum(len(e.topics) >= 2 for e in written) >= 0.15 * len(written)
+
+
+def test_splits_are_disjoint_by_article_and_text(corpus):
+    articles = {name: {e.article for e in corpus[name]} for name in SPLITS}
+    texts = {name: [e.text for e in corpus[name]] for name in SPLITS}
+    for a, b in (("train", "dev"), ("train", "test"), ("dev", "test")):
+        assert not articles[a] & articles[b], f"articles in both {a} and {b}"
+        assert not set(texts[a]) & set(texts[b]), f"sentences in both {a} and {b}"
+    everything = [t for name in SPLITS for t in texts[name]]
+    assert len(everything) == len(set(everything)), "duplicate sentence"
+    sizes = {name: len(corpus[name]) for name in SPLITS}
+    total = sum(sizes.values())
+    assert 0.62 <= sizes["train"] / total <= 0.78 and 0.1 <= sizes["dev"] / total <= 0.2, sizes
+
+
+def test_no_near_copies():
+    """No two sentences share almost all their words (catches template filling and paraphrase copies)."""
+    words = {}
+    for name in SPLITS:
+        for line in (SEEDS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            text = json.loads(line)["text"]
+            words[text] = frozenset(re.findall(r"[a-z0-9']+", text.lower()))
+    index: dict[str, list[str]] = {}
+    for text, bag in words.items():
+        for word in bag:
+            index.setdefault(word, []).append(text)
+    for text, bag in words.items():
+        if len(bag) < 6:
+            continue
+        overlap = Counter(other for word in bag for other in index[word] if other != text)
+        for other, shared in overlap.items():
+            union = len(bag | words[other])
+            assert shared / union < 0.8, f"near-copies:\n  {text}\n  {other}"
+
+
+def test_seed_article_is_test_only(corpus):
+    assert sum(e.article == SEED_ARTICLE for e in corpus["test"]) == 29
+    assert not any(e.article == SEED_ARTICLE for name in ("train", "dev") for e in corpus[name])
