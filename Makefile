@@ -16,7 +16,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/stancetag train --config configs/default.yaml --output artifacts/default
 	$(BIN)/stancetag predict --model artifacts/default --format table seeds/seed_article.txt
-	$(BIN)/stancetag metrics --model artifacts/default --data seeds/test.jsonl
+	$(BIN)/stancetag metrics --model artifacts/default --data seeds/test.jsonl --output-dir artifacts/default/report
 
 lint: install
 	$(BIN)/ruff check .

@@ -36,6 +36,9 @@ class ArtifactMeta:
     config: Config
     thresholds: dict[str, float]
     base_model: str
+    # Tone logits are divided by this before the softmax (temperature scaling fitted on dev), so
+    # that tone confidences match observed accuracy; it never changes which tone wins.
+    tone_temperature: float = 1.0
     data: dict[str, Any] = field(default_factory=dict)
     dev_metrics: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
@@ -54,6 +57,7 @@ class ArtifactMeta:
             "format_version": FORMAT_VERSION,
             "labels": {"topics": list(self.topics), "tones": list(self.tones)},
             "thresholds": self.thresholds,
+            "tone_temperature": self.tone_temperature,
             "base_model": self.base_model,
             "config": self.config.to_dict(),
             "data": self.data,
@@ -67,6 +71,7 @@ _META_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "format_version": int,
     "labels": dict,
     "thresholds": dict,
+    "tone_temperature": (int, float),
     "base_model": str,
     "config": dict,
     "data": dict,
@@ -97,9 +102,12 @@ def _meta_from_json(raw: Any, source: Path) -> ArtifactMeta:
         isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in thresholds.values()
     ):
         raise UserError(f"{source}: `thresholds` must give a value in [0, 1] for every topic")
+    if not 0.05 <= raw["tone_temperature"] <= 20:
+        raise UserError(f"{source}: `tone_temperature` must be between 0.05 and 20; retrain the model")
     return ArtifactMeta(
         config=config,
         thresholds={t: float(thresholds[t]) for t in config.labels.topics},
+        tone_temperature=float(raw["tone_temperature"]),
         base_model=raw["base_model"],
         data=raw["data"],
         dev_metrics=raw["dev_metrics"],

@@ -157,7 +157,7 @@ class Predictor:
                     input_ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
                 )
                 topic_p[batch] = torch.sigmoid(topic_logits.float()).cpu().numpy()
-                tone_p[batch] = torch.softmax(tone_logits.float(), dim=-1).cpu().numpy()
+                tone_p[batch] = torch.softmax(tone_logits.float() / self.meta.tone_temperature, dim=-1).cpu().numpy()
         return Scores(topic_p, tone_p)
 
     def decide_topics(self, topic_probabilities: np.ndarray) -> np.ndarray:

@@ -78,3 +78,25 @@ def tune_thresholds(gold: np.ndarray, probabilities: np.ndarray, topics: tuple[s
                 best, best_f1 = float(t), f1
         thresholds[topic] = best
     return thresholds
+
+
+TEMPERATURE_GRID = np.round(np.exp(np.linspace(np.log(0.25), np.log(8.0), 61)), 4)
+
+
+def fit_temperature(gold: np.ndarray, probabilities: np.ndarray) -> float:
+    """The softmax temperature that minimises dev negative log-likelihood (temperature scaling).
+
+    Works from probabilities: log p differs from the logits by a per-row constant, which the
+    softmax ignores, so softmax(log p / T) equals softmax(logits / T).
+    """
+    if len(gold) == 0:
+        return 1.0
+    log_p = np.log(np.clip(probabilities, 1e-12, 1.0))
+    best, best_nll = 1.0, np.inf
+    for t in TEMPERATURE_GRID:
+        z = log_p / t
+        z = z - z.max(axis=1, keepdims=True)
+        nll = -np.mean(z[np.arange(len(gold)), gold] - np.log(np.exp(z).sum(axis=1)))
+        if nll < best_nll - 1e-12:
+            best, best_nll = float(t), nll
+    return best

@@ -35,7 +35,7 @@ from training.data import (
     load_examples,
     split_by_article,
 )
-from training.evaluation import headline, score, tune_thresholds
+from training.evaluation import fit_temperature, headline, score, tune_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -320,9 +320,12 @@ def train(
     bar.close()
 
     tagger.load_state_dict(best_weights)
+    _, dev_tone_p = predict_probabilities(tagger, dev_data, pad_id)
+    tone_temperature = fit_temperature(dev_data.tones.numpy(), dev_tone_p)
     meta = ArtifactMeta(
         config=config,
         thresholds=best["thresholds"],
+        tone_temperature=tone_temperature,
         base_model=config.model.base_model,
         data=data_info,
         dev_metrics=best["metrics"],
