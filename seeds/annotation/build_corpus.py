@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +33,34 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def ordered(topics) -> list[str]:
     return [t for t in TOPICS if t in topics]
+
+
+NEAR_COPY = 0.8  # word-set Jaccard at or above which two sentences count as near-copies
+
+
+def drop_near_copies(batches: dict[int, list[dict]]) -> list[tuple[str, str]]:
+    """Remove, in place, every sentence that nearly copies an earlier one (writers covering the same
+    event sometimes converge on the same wording); returns the (kept, dropped) pairs."""
+    kept_words: dict[str, frozenset[str]] = {}
+    index: dict[str, list[str]] = {}
+    dropped = []
+    for k in sorted(batches):
+        survivors = []
+        for row in batches[k]:
+            bag = frozenset(re.findall(r"[a-z0-9']+", row["text"].lower()))
+            match = None
+            if len(bag) >= 6:
+                shared = Counter(other for word in bag for other in index.get(word, []))
+                match = next((o for o, n in shared.items() if n / len(bag | kept_words[o]) >= NEAR_COPY), None)
+            if match is not None or row["text"] in kept_words:
+                dropped.append((match or row["text"], row["text"]))
+                continue
+            kept_words[row["text"]] = bag
+            for word in bag:
+                index.setdefault(word, []).append(row["text"])
+            survivors.append(row)
+        batches[k] = survivors
+    return dropped
 
 
 def main() -> None:
@@ -78,6 +107,11 @@ def main() -> None:
     agreement["disagreements_adjudicated"] = sum(
         1 for x, y in zip(pass_a, pass_b, strict=True) if set(x["topics"]) != set(y["topics"]) or x["tone"] != y["tone"]
     )
+
+    dropped = drop_near_copies(final_by_batch)
+    agreement["near_copies_dropped"] = len(dropped)
+    for kept, gone in dropped:
+        print(f"near-copy dropped: {gone!r}\n              kept: {kept!r}")
 
     splits = {"train": [], "dev": [], "test": []}
     rng = random.Random(SEED)
