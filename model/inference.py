@@ -1,15 +1,15 @@
-"""Inference: split articles into sentences, score them in length-sorted batches, build records.
+"""Inference with torch: split articles into sentences, score them in length-sorted batches.
 
-Everything runs under `torch.inference_mode`. Sentences are scored in bounded chunks, so memory
-stays flat however many articles stream through `tag_articles`.
+Everything runs under `torch.inference_mode`. Batching, records and streaming in bounded chunks
+(memory stays flat however many articles go through `tag_articles`) live in `model.tagging`,
+shared with the ONNX Runtime predictor.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,13 @@ import torch
 
 from model.artifact import ArtifactMeta, load_artifact
 from model.network import StanceTagger
+from model.tagging import BasePredictor, Scores
 
 log = logging.getLogger(__name__)
 
-CHUNK_SENTENCES = 2048  # sentences scored per chunk when streaming articles
+# The config's inference.batch_size suits a CPU; a GPU is starved by batches that small (each
+# forward pass is a few hundred tiny kernel launches), so without --batch-size it gets this many times more.
+CUDA_BATCH_FACTOR = 8
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +72,13 @@ def choose_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a CPU tensor to `device`; to a GPU from pinned memory, without making the CPU wait."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def native_bf16(device: torch.device) -> bool:
     """True where bf16 matrix math runs in hardware (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
     if device.type == "cuda":
@@ -82,14 +92,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-@dataclass
-class Scores:
-    topic_probabilities: np.ndarray  # (n, n_topics)
-    tone_probabilities: np.ndarray  # (n, n_tones)
-
-
-class Predictor:
-    """Scores sentences with a trained tagger; thresholds decide which topics are on."""
+class Predictor(BasePredictor):
+    """Scores sentences with a trained torch tagger; thresholds decide which topics are on."""
 
     def __init__(
         self,
@@ -107,7 +111,8 @@ class Predictor:
         self.tagger = tagger.to(self.device).eval()
         self.tokenizer = tokenizer
         self.precision = resolve_precision(precision or meta.config.inference.precision, self.device)
-        self.batch_size = batch_size or meta.config.inference.batch_size
+        factor = CUDA_BATCH_FACTOR if self.device.type == "cuda" else 1
+        self.batch_size = batch_size or meta.config.inference.batch_size * factor
         self.max_length = meta.config.model.max_length
         self.thresholds = {**meta.thresholds, **(thresholds or {})}
         self.truncated = 0
@@ -117,101 +122,16 @@ class Predictor:
         tagger, tokenizer, meta = load_artifact(folder)
         return cls(tagger, tokenizer, meta, **options)
 
-    def _encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids per text, truncated to max_length; counts (and later reports) truncations."""
-        limit = self.max_length
-        encoded = self.tokenizer(texts, truncation=True, max_length=limit + 1)["input_ids"]
-        ids = []
-        for row in encoded:
-            if len(row) > limit:
-                self.truncated += 1
-                row = row[: limit - 1] + row[-1:]  # keep the closing special token
-            ids.append(row)
-        return ids
-
     def _autocast(self):
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def score(self, texts: list[str]) -> Scores:
-        """Probabilities for each text, in input order; batches are built from length-sorted texts."""
-        n_topics, n_tones = len(self.meta.topics), len(self.meta.tones)
-        topic_p = np.zeros((len(texts), n_topics), dtype=np.float32)
-        tone_p = np.zeros((len(texts), n_tones), dtype=np.float32)
-        if not texts:
-            return Scores(topic_p, tone_p)
-        ids = self._encode(texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        pad = self.tokenizer.pad_token_id or 0
+    def _score_ids(self, ids: list[list[int]]) -> Scores:
         with torch.inference_mode(), self._autocast():
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                width = max(len(ids[i]) for i in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                    mask[row, : len(ids[i])] = 1
-                topic_logits, tone_logits = self.tagger(
-                    input_ids.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
-                )
-                topic_p[batch] = torch.sigmoid(topic_logits.float()).cpu().numpy()
-                tone_p[batch] = torch.softmax(tone_logits.float() / self.meta.tone_temperature, dim=-1).cpu().numpy()
-        return Scores(topic_p, tone_p)
+            return super()._score_ids(ids)
 
-    def decide_topics(self, topic_probabilities: np.ndarray) -> np.ndarray:
-        cut = np.array([self.thresholds[t] for t in self.meta.topics], dtype=np.float32)
-        return topic_probabilities >= cut
-
-    def records(self, article: str, first_index: int, sentences: list[str], scores: Scores) -> list[dict]:
-        topics_on = self.decide_topics(scores.topic_probabilities)
-        out = []
-        for k, text in enumerate(sentences):
-            tone_row = scores.tone_probabilities[k]
-            out.append(
-                {
-                    "article": article,
-                    "sentence_index": first_index + k,
-                    "text": text,
-                    "topics": [t for j, t in enumerate(self.meta.topics) if topics_on[k, j]],
-                    "topic_scores": {
-                        t: round(float(scores.topic_probabilities[k, j]), 4) for j, t in enumerate(self.meta.topics)
-                    },
-                    "tone": self.meta.tones[int(np.argmax(tone_row))],
-                    "tone_scores": {t: round(float(tone_row[j]), 4) for j, t in enumerate(self.meta.tones)},
-                }
-            )
-        return out
-
-    def tag_articles(self, articles: Iterable[tuple[str, list[str]]]) -> Iterator[dict]:
-        """Stream records for (article id, sentences) pairs, scoring in bounded chunks."""
-        pending: list[tuple[str, list[str]]] = []
-        size = 0
-        next_index: dict[str, int] = {}
-        for article, sentences in articles:
-            if not sentences:
-                log.warning("article %s has no sentences; nothing to tag", article)
-                continue
-            pending.append((article, sentences))
-            size += len(sentences)
-            if size >= CHUNK_SENTENCES:
-                yield from self._flush(pending, next_index)
-                pending, size = [], 0
-        yield from self._flush(pending, next_index)
-
-    def _flush(self, pending: list[tuple[str, list[str]]], next_index: dict[str, int]) -> Iterator[dict]:
-        if not pending:
-            return
-        flat = [s for _, sentences in pending for s in sentences]
-        scores = self.score(flat)
-        offset = 0
-        for article, sentences in pending:
-            n = len(sentences)
-            part = Scores(
-                scores.topic_probabilities[offset : offset + n], scores.tone_probabilities[offset : offset + n]
-            )
-            first = next_index.get(article, 0)
-            next_index[article] = first + n
-            yield from self.records(article, first, sentences, part)
-            offset += n
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids, mask = (to_device(torch.from_numpy(a), self.device) for a in (input_ids, attention_mask))
+        topic_logits, tone_logits = self.tagger(ids, mask)
+        return topic_logits.float().cpu().numpy(), tone_logits.float().cpu().numpy()

@@ -49,13 +49,19 @@ def _read_text(path: Path) -> str:
 
 def iter_articles(files: list[str]) -> Iterator[tuple[str, list[str]]]:
     """(article id, sentences) for every article, in input order, streamed file by file."""
+    for article, text in iter_texts(files):
+        yield article, split_sentences(text)
+
+
+def iter_texts(files: list[str]) -> Iterator[tuple[str, str]]:
+    """(article id, text) for every article (a .txt file or a row), in input order, not yet split."""
     for item in files:
         if item == STDIN:
-            yield "stdin", split_sentences(sys.stdin.read())
+            yield "stdin", sys.stdin.read()
             continue
         path = Path(item)
         if path.suffix.lower() in TEXT_SUFFIXES:
-            yield path.stem, split_sentences(_read_text(path))
+            yield path.stem, _read_text(path)
             continue
         for number, row in iter_rows(path, ("text",)):
             text = row.get("text")
@@ -63,4 +69,4 @@ def iter_articles(files: list[str]) -> Iterator[tuple[str, list[str]]]:
                 raise located(path, number, 'missing or empty "text"; every row needs the text to tag')
             article = row.get("article")
             article_id = str(article) if article not in (None, "") else f"{path.name}:{number}"
-            yield article_id, split_sentences(text)
+            yield article_id, text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -43,12 +44,18 @@ class _ProgressAwareHandler(logging.StreamHandler):
             self.handleError(record)
 
 
+def _is_main_process() -> bool:
+    """False in the processes of rank 1, 2, ... that torchrun / accelerate launch start beside rank 0."""
+    return os.environ.get("RANK", "0") in ("", "0")
+
+
 def _setup_logging(quiet: bool) -> None:
     handler = _ProgressAwareHandler(sys.stderr)
     handler.setFormatter(_Formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    level = logging.WARNING if quiet else logging.INFO
+    root.setLevel(level if _is_main_process() else logging.ERROR)  # N processes, one voice: rank 0
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -122,6 +129,8 @@ def train(
     except UserError as err:
         _fail(err)
         return
+    if not _is_main_process():
+        return
     m = result.dev_metrics
     typer.echo(
         f"saved {result.output} (best epoch {result.best_epoch} of {result.epochs_run}, "
@@ -135,13 +144,18 @@ def train(
 @app.command()
 def predict(
     inputs: Annotated[list[str], typer.Argument(help="Articles: .txt, .jsonl/.csv with `text`, folders, or -.")],
-    model: Annotated[Path, typer.Option(help="Trained model directory.")] = DEFAULT_MODEL,
+    model: Annotated[
+        Path, typer.Option(help="Trained model directory, or its ONNX export (run with ONNX Runtime).")
+    ] = DEFAULT_MODEL,
     format: Annotated[str, typer.Option("--format", help="jsonl, table or csv.")] = "jsonl",
-    output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(help="Write here, not to standard output (torchrun: OUTPUT.shard-RofN per process, merged here)."),
+    ] = None,
     threshold: Annotated[Optional[list[str]], typer.Option(help="Topic threshold LABEL=VALUE; repeatable.")] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto, fp32 or bf16 (default: the model's config).")] = None,
     batch_size: Annotated[
-        Optional[int], typer.Option(help="Sentences per batch (default: the model's config).")
+        Optional[int], typer.Option(help="Sentences per batch (default: the model's config; 8x that on a GPU).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     resume: Annotated[
@@ -150,10 +164,13 @@ def predict(
 ) -> None:
     """Split articles into sentences and tag each with topics and a tone."""
     try:
-        from model.inference import Predictor
+        from model.inference import choose_device
         from model.inputs import expand_inputs, iter_articles
+        from model.onnx_runtime import load_predictor
         from stancetag.config import PRECISIONS
+        from stancetag.distributed import launch_from_env, place_on_gpu
         from stancetag.output import FORMATS, RecordWriter, resumable_output
+        from stancetag.shards import predict_sharded
 
         if format not in FORMATS:
             raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
@@ -164,13 +181,18 @@ def predict(
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
         files = expand_inputs(inputs)
-        predictor = Predictor.from_directory(model, precision=precision, batch_size=batch_size, device=device)
+        launch = launch_from_env()
+        if launch.distributed:  # under torchrun: this process's GPU (several processes may share one)
+            device = str(place_on_gpu(launch, choose_device(device), one_per_process=False))
+        predictor = load_predictor(model, precision=precision, batch_size=batch_size, device=device)
         overrides = _parse_thresholds(threshold, predictor.meta.topics)
         predictor.thresholds.update(overrides)
         if resume and (output is None or format == "table"):
             raise UserError("--resume needs --output FILE with --format jsonl or csv")
         count = 0
-        if output is None:
+        if launch.distributed:  # one shard per process, merged by rank 0 (see stancetag/shards.py)
+            count, predictor.truncated = predict_sharded(predictor, files, output, format, resume, launch)
+        elif output is None:
             writer = RecordWriter(sys.stdout, format, predictor.meta.topics, predictor.meta.tones)
             for record in predictor.tag_articles(iter_articles(files)):
                 writer.write(record)
@@ -193,8 +215,44 @@ def predict(
     except UserError as err:
         _fail(err)
         return
-    if output is not None:
+    if output is not None and _is_main_process():
         typer.echo(f"wrote {count} sentences to {output}", err=True)
+
+
+@app.command()
+def export(
+    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format so far).")] = False,
+    model: Annotated[Path, typer.Option(help="Trained model directory to export.")] = DEFAULT_MODEL,
+    output: Annotated[
+        Optional[Path], typer.Option(help="Folder to write (default: beside the model, DIR-onnx or DIR-onnx-int8).")
+    ] = None,
+    quantize: Annotated[
+        Optional[str], typer.Option(help="int8: dynamic int8 weights, only if label agreement stays >= 99%.")
+    ] = None,
+    check_data: Annotated[
+        Optional[Path],
+        typer.Option(help="JSONL/CSV whose `text` rows measure agreement (default: the model's test/dev/train file)."),
+    ] = None,
+) -> None:
+    """Write a self-describing ONNX copy of a model that `predict --model` runs with ONNX Runtime.
+
+    The export and fp32 torch tag the check sentences first; below 99% label agreement nothing is written.
+    """
+    try:
+        from model.export import export_onnx
+
+        if not onnx:
+            raise UserError("export: choose the format; --onnx is the only one (stancetag export --onnx --model DIR)")
+        result = export_onnx(model, output, quantize=quantize, check_data=check_data)
+    except UserError as err:
+        _fail(err)
+        return
+    typer.echo(
+        f"wrote {result.output} ({result.quantization or 'fp32'}, {result.megabytes:.0f} MB): label agreement with "
+        f"fp32 torch {result.agreement:.2%} on {result.sentences} sentences of {result.check_data} "
+        f"(largest probability difference {result.max_difference:.4f})",
+        err=True,
+    )
 
 
 @app.command()

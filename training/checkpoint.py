@@ -41,6 +41,7 @@ class LoopState:
     scheduler: dict[str, Any]
     torch_rng: torch.Tensor
     shuffler_rng: torch.Tensor
+    cuda_rng: torch.Tensor | None = None  # dropout RNG of the GPU, when training on one
 
 
 def _atomic(path: Path, write) -> None:

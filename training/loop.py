@@ -20,9 +20,11 @@ from tqdm.auto import tqdm
 
 import stancetag
 from model.artifact import ArtifactMeta, publish_directory, save_artifact, staging_directory
-from model.inference import choose_device, resolve_precision
+from model.inference import choose_device, to_device
 from model.network import StanceTagger, load_pretrained
+from stancetag import distributed
 from stancetag.config import Config
+from stancetag.distributed import Launch
 from stancetag.errors import UserError
 from training import checkpoint
 from training.checkpoint import checkpoint_directory
@@ -36,6 +38,7 @@ from training.data import (
     split_by_article,
 )
 from training.evaluation import fit_temperature, headline, score, tune_thresholds
+from training.steps import Encoded, build_optimizer, build_schedule, pad_batch, parallel, run_epoch
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +58,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-@dataclass
-class Encoded:
-    """Token ids and label tensors of a labeled split."""
-
-    ids: list[list[int]]
-    topics: torch.Tensor  # (n, n_topics) float 0/1
-    tones: torch.Tensor  # (n,) long
-
-
 def encode(examples: list[Example], tokenizer, config: Config, name: str) -> Encoded:
     limit = config.model.max_length
     rows = tokenizer([e.text for e in examples], truncation=True, max_length=limit + 1)["input_ids"]
@@ -75,17 +69,6 @@ def encode(examples: list[Example], tokenizer, config: Config, name: str) -> Enc
     topic_matrix = torch.tensor([[float(t in e.topics) for t in topics] for e in examples])
     tones = torch.tensor([config.labels.tones.index(e.tone) for e in examples], dtype=torch.long)
     return Encoded(ids, topic_matrix, tones)
-
-
-def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dynamic padding: pad to the longest sequence of this batch only."""
-    width = max(len(r) for r in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, row in enumerate(ids):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return input_ids, mask
 
 
 def predict_probabilities(
@@ -100,7 +83,7 @@ def predict_probabilities(
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
-            topic_logits, tone_logits = tagger(input_ids.to(device), mask.to(device))
+            topic_logits, tone_logits = tagger(to_device(input_ids, device), to_device(mask, device))
             if tone_p.shape[1] == 0:
                 tone_p = np.zeros((len(data.ids), tone_logits.shape[1]), dtype=np.float32)
             topic_p[batch] = torch.sigmoid(topic_logits).cpu().numpy()
@@ -125,39 +108,6 @@ def evaluate(
         config.labels.tones,
     )
     return metrics, thresholds
-
-
-def _optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimizer:
-    t = config.training
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-    for name, param in tagger.named_parameters():
-        is_head = not name.startswith("encoder.")
-        decays = not any(name.endswith(n) for n in no_decay)
-        groups.setdefault((is_head, decays), []).append(param)
-    fused = next(tagger.parameters()).device.type == "cuda"  # one kernel per step on GPUs
-    return torch.optim.AdamW(
-        fused=fused or None,
-        params=[
-            {
-                "params": params,
-                "lr": t.head_learning_rate if is_head else t.learning_rate,
-                "weight_decay": t.weight_decay if decays else 0.0,
-            }
-            for (is_head, decays), params in groups.items()
-        ],
-    )
-
-
-def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
-    warmup = max(1, int(total_steps * warmup_ratio))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _versions() -> dict[str, str]:
@@ -216,22 +166,47 @@ def train(
     After every epoch the loop state is checkpointed beside `output`; with `resume=True` an
     interrupted run continues from its last finished epoch and ends with the same model as an
     uninterrupted run with the same seed.
+
+    Under torchrun or `accelerate launch` (WORLD_SIZE > 1) each process trains on its share of
+    every epoch's batches with DistributedDataParallel (gloo on CPUs, NCCL on GPUs), so
+    `training.batch_size` is the batch of one process; rank 0 alone evaluates, logs, checkpoints
+    and writes the artifact while the others wait.
     """
+    launch = distributed.launch_from_env()
+    target = distributed.place_on_gpu(launch, choose_device(device), one_per_process=True)
+    with distributed.process_group(launch, "nccl" if target.type == "cuda" else "gloo"):
+        return _train(
+            config, train_path, dev_path, output, target, launch, progress=progress and launch.is_main, resume=resume
+        )
+
+
+def _train(
+    config: Config,
+    train_path: Path,
+    dev_path: Path | None,
+    output: Path,
+    device: torch.device,
+    launch: Launch,
+    *,
+    progress: bool,
+    resume: bool,
+) -> TrainResult:
     started = time.perf_counter()
     seed_everything(config.training.seed)
     train_examples, dev_examples, data_info = load_splits(config, train_path, dev_path)
     tagger, tokenizer = load_pretrained(
         config.model.base_model, len(config.labels.topics), len(config.labels.tones), config.model.dropout
     )
-    tagger.to(choose_device(device))
+    tagger.to(device)
     train_data = encode(train_examples, tokenizer, config, str(train_path))
     dev_data = encode(dev_examples, tokenizer, config, "dev")
     pad_id = tokenizer.pad_token_id or 0
 
     t = config.training
-    steps_per_epoch = -(-len(train_data.ids) // t.batch_size)
-    optimizer = _optimizer(tagger, config)
-    scheduler = _schedule(optimizer, steps_per_epoch * t.epochs, t.warmup_ratio)
+    batches_per_epoch = -(-len(train_data.ids) // t.batch_size)
+    steps_per_epoch = -(-batches_per_epoch // launch.world_size)  # each process runs its share of the batches
+    optimizer = build_optimizer(tagger, config)
+    scheduler = build_schedule(optimizer, steps_per_epoch * t.epochs, t.warmup_ratio)
     topic_loss = nn.BCEWithLogitsLoss()
     tone_loss = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     shuffler = torch.Generator().manual_seed(t.seed)
@@ -249,13 +224,17 @@ def train(
         optimizer.load_state_dict(state.optimizer)
         scheduler.load_state_dict(state.scheduler)
         torch.set_rng_state(state.torch_rng)
+        if state.cuda_rng is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(state.cuda_rng, device)
         shuffler.set_state(state.shuffler_rng)
         best, history, first_epoch = state.best, state.history, state.epoch + 1
-        log.info("resuming from %s after epoch %d", ckpt_dir, state.epoch)
-    else:
+        if launch.is_main:
+            log.info("resuming from %s after epoch %d", ckpt_dir, state.epoch)
+    elif launch.is_main:
         if resume:
             log.info("no checkpoint at %s; starting from the first epoch", ckpt_dir)
         checkpoint.start(ckpt_dir, identity)
+    model = parallel(tagger, device, launch)
 
     bar = tqdm(
         range(first_epoch, t.epochs + 1),
@@ -269,134 +248,96 @@ def train(
     for epoch in bar:
         if epoch - best["epoch"] > t.patience and best["epoch"] > 0:
             break  # a resumed run that had already stopped early
-        loss = _run_epoch(
-            tagger, train_data, config, optimizer, scheduler, shuffler, pad_id, progress, epoch, topic_loss, tone_loss
-        )
-        metrics, thresholds = evaluate(tagger, dev_data, config, pad_id)
-        dev_score = headline(metrics)
-        improved = dev_score > best["score"] + 1e-6
-        if improved:
-            best = {"score": dev_score, "epoch": epoch, "metrics": metrics, "thresholds": thresholds}
-            best_weights = copy.deepcopy(tagger.state_dict())
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": loss,
-                "dev_topic_macro_f1": metrics["topics"]["macro_f1"],
-                "dev_tone_macro_f1": metrics["tone"]["macro_f1"],
-            }
-        )
-        checkpoint.save(
-            ckpt_dir,
-            tagger.state_dict(),
-            best_weights,
-            checkpoint.LoopState(
-                epoch=epoch,
-                best=best,
-                history=history,
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                torch_rng=torch.get_rng_state(),
-                shuffler_rng=shuffler.get_state(),
-            ),
-        )
-        bar.set_postfix(
-            loss=f"{loss:.3f}",
-            topic_f1=f"{metrics['topics']['macro_f1']:.3f}",
-            tone_f1=f"{metrics['tone']['macro_f1']:.3f}",
-            best=best["epoch"],
-        )
-        log.info(
-            "epoch %d: loss %.4f, dev topic macro-F1 %.3f, tone macro-F1 %.3f%s",
+        epoch_started = time.perf_counter()
+        loss, sentences = run_epoch(
+            model,
+            train_data,
+            config,
+            optimizer,
+            scheduler,
+            shuffler,
+            pad_id,
+            progress,
             epoch,
-            loss,
-            metrics["topics"]["macro_f1"],
-            metrics["tone"]["macro_f1"],
-            " (best so far)" if improved else "",
+            topic_loss,
+            tone_loss,
+            launch,
         )
+        speed = sentences / (time.perf_counter() - epoch_started)
+        if launch.is_main:  # evaluation, checkpoints and logs: rank 0 only, the others wait at the broadcast
+            metrics, thresholds = evaluate(tagger, dev_data, config, pad_id)
+            dev_score = headline(metrics)
+            improved = dev_score > best["score"] + 1e-6
+            if improved:
+                best = {"score": dev_score, "epoch": epoch, "metrics": metrics, "thresholds": thresholds}
+                best_weights = copy.deepcopy(tagger.state_dict())
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": loss,
+                    "dev_topic_macro_f1": metrics["topics"]["macro_f1"],
+                    "dev_tone_macro_f1": metrics["tone"]["macro_f1"],
+                    "sentences_per_second": round(speed, 1),
+                }
+            )
+            checkpoint.save(
+                ckpt_dir,
+                tagger.state_dict(),
+                best_weights,
+                checkpoint.LoopState(
+                    epoch=epoch,
+                    best=best,
+                    history=history,
+                    optimizer=optimizer.state_dict(),
+                    scheduler=scheduler.state_dict(),
+                    torch_rng=torch.get_rng_state(),
+                    shuffler_rng=shuffler.get_state(),
+                    cuda_rng=torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                ),
+            )
+            bar.set_postfix(
+                loss=f"{loss:.3f}",
+                topic_f1=f"{metrics['topics']['macro_f1']:.3f}",
+                tone_f1=f"{metrics['tone']['macro_f1']:.3f}",
+                best=best["epoch"],
+            )
+            log.info(
+                "epoch %d: loss %.4f, dev topic macro-F1 %.3f, tone macro-F1 %.3f, %.0f sentences/s%s",
+                epoch,
+                loss,
+                metrics["topics"]["macro_f1"],
+                metrics["tone"]["macro_f1"],
+                speed,
+                " (best so far)" if improved else "",
+            )
+        best, history = distributed.broadcast((best, history))  # every process stops at the same epoch
         if epoch - best["epoch"] >= t.patience:
-            log.info("early stop: no dev improvement for %d epochs", t.patience)
+            if launch.is_main:
+                log.info("early stop: no dev improvement for %d epochs", t.patience)
             break
     bar.close()
 
-    tagger.load_state_dict(best_weights)
-    _, dev_tone_p = predict_probabilities(tagger, dev_data, pad_id)
-    tone_temperature = fit_temperature(dev_data.tones.numpy(), dev_tone_p)
-    meta = ArtifactMeta(
-        config=config,
-        thresholds=best["thresholds"],
-        tone_temperature=tone_temperature,
-        base_model=config.model.base_model,
-        data=data_info,
-        dev_metrics=best["metrics"],
-        versions=_versions(),
-        training={"best_epoch": best["epoch"], "epochs_run": history[-1]["epoch"], "history": history},
-    )
-    staging = staging_directory(output)
-    try:
-        save_artifact(staging, tagger, tokenizer, meta)
-        publish_directory(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    checkpoint.remove(ckpt_dir)
-    return TrainResult(output, best["metrics"], best["epoch"], history[-1]["epoch"], time.perf_counter() - started)
-
-
-def _length_bucketed_batches(ids: list[list[int]], batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """Shuffled batches of similar-length sentences: less padding, still a random order.
-
-    The data is shuffled, cut into pools of 50 batches, each pool sorted by length and cut into
-    batches, and the batches shuffled again, all from the seeded generator.
-    """
-    order = torch.randperm(len(ids), generator=generator).tolist()
-    pool = batch_size * 50
-    batches = []
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool], key=lambda i: len(ids[i]))
-        batches += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
-
-
-def _run_epoch(
-    tagger,
-    data: Encoded,
-    config: Config,
-    optimizer,
-    scheduler,
-    shuffler,
-    pad_id: int,
-    progress: bool,
-    epoch: int,
-    topic_loss,
-    tone_loss,
-) -> float:
-    """One pass over the shuffled training data; returns the mean loss."""
-    t = config.training
-    tagger.train()
-    batches = _length_bucketed_batches(data.ids, t.batch_size, shuffler)
-    device = next(tagger.parameters()).device
-    use_bf16 = resolve_precision(t.precision, device) == "bf16"
-    losses = []
-    steps = tqdm(
-        batches,
-        desc=f"epoch {epoch}",
-        leave=False,
-        disable=not progress,
-        file=sys.stderr,
-    )
-    for batch in steps:
-        input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            topic_logits, tone_logits = tagger(input_ids.to(device), mask.to(device))
-        loss = topic_loss(topic_logits.float(), data.topics[batch].to(device)) + t.tone_loss_weight * tone_loss(
-            tone_logits.float(), data.tones[batch].to(device)
+    if launch.is_main:
+        tagger.load_state_dict(best_weights)
+        _, dev_tone_p = predict_probabilities(tagger, dev_data, pad_id)
+        tone_temperature = fit_temperature(dev_data.tones.numpy(), dev_tone_p)
+        meta = ArtifactMeta(
+            config=config,
+            thresholds=best["thresholds"],
+            tone_temperature=tone_temperature,
+            base_model=config.model.base_model,
+            data=data_info,
+            dev_metrics=best["metrics"],
+            versions=_versions(),
+            training={"best_epoch": best["epoch"], "epochs_run": history[-1]["epoch"], "history": history},
         )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(tagger.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        steps.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    return float(np.mean(losses))
+        staging = staging_directory(output)
+        try:
+            save_artifact(staging, tagger, tokenizer, meta)
+            publish_directory(staging, output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        checkpoint.remove(ckpt_dir)
+    distributed.barrier()  # the other processes return once the model is in place
+    return TrainResult(output, best["metrics"], best["epoch"], history[-1]["epoch"], time.perf_counter() - started)

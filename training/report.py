@@ -287,9 +287,9 @@ def evaluate_outputs(
 
 
 def _load_model(folder: Path) -> tuple[Any, ArtifactMeta]:
-    from model.inference import Predictor
+    from model.onnx_runtime import load_predictor
 
-    predictor = Predictor.from_directory(folder)
+    predictor = load_predictor(folder)  # a torch model directory or its ONNX export
     return predictor, predictor.meta
 
 

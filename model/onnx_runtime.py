@@ -1,0 +1,165 @@
+"""Predicting with an exported ONNX model (`stancetag export --onnx`) on ONNX Runtime's CPU provider.
+
+The exported folder is self-describing like a torch model directory: `stancetag.json` (labels,
+thresholds, tone temperature, config), the tokenizer, the encoder's `config.json`, `model.onnx`,
+and `onnx.json` (how it was exported and its measured label agreement with fp32 torch).
+`load_predictor` picks the runtime a folder needs. Scoring here never touches torch, though torch
+is still imported on the way (`model.artifact` reads `stancetag.json`, the CLI sets up devices):
+a torch-free install would need those imports made lazy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.artifact import META_FILE, ArtifactMeta, read_meta
+from model.tagging import BasePredictor
+from stancetag.errors import UserError
+
+ONNX_FILE = "model.onnx"
+EXPORT_FILE = "onnx.json"
+EXPORT_FORMAT_VERSION = 1
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAMES = ("topic_logits", "tone_logits")
+QUANTIZATIONS = ("int8",)
+
+
+def is_onnx_export(folder: str | Path) -> bool:
+    folder = Path(folder)
+    return (folder / EXPORT_FILE).is_file() or (folder / ONNX_FILE).is_file()
+
+
+def load_predictor(folder: str | Path, **options: Any) -> BasePredictor:
+    """The predictor a model folder needs: ONNX Runtime for an exported folder, else torch.
+
+    `options` are those of `model.inference.Predictor` (precision, batch_size, device, thresholds).
+    """
+    if is_onnx_export(folder):
+        return OnnxPredictor.from_directory(folder, **options)
+    from model.inference import Predictor
+
+    return Predictor.from_directory(folder, **options)
+
+
+def read_export_info(folder: Path) -> dict[str, Any]:
+    path = folder / EXPORT_FILE
+    if not path.is_file():
+        raise UserError(
+            f"{folder}: {ONNX_FILE} without {EXPORT_FILE}; it was not written by `stancetag export --onnx`, "
+            "export the model again"
+        )
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err}); export the model again") from err
+    if not isinstance(info, dict) or info.get("format_version") != EXPORT_FORMAT_VERSION:
+        found = info.get("format_version") if isinstance(info, dict) else type(info).__name__
+        raise UserError(
+            f"{path}: export format version {found!r}, this stancetag reads version {EXPORT_FORMAT_VERSION}; "
+            "export the model again with this version"
+        )
+    if info.get("quantization") not in (None, *QUANTIZATIONS):
+        raise UserError(f"{path}: unknown `quantization` {info.get('quantization')!r}; export the model again")
+    return info
+
+
+def user_threads() -> int:
+    """OMP_NUM_THREADS when the user set it (torch honours it, ONNX Runtime does not), else 0:
+    ONNX Runtime's own default, one thread per physical core, as torch does."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return 0
+
+
+def open_session(path: Path, meta: ArtifactMeta):
+    try:
+        import onnxruntime as ort
+    except ImportError as err:
+        raise UserError(f"{path}: reading an ONNX model needs onnxruntime; pip install onnxruntime") from err
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = user_threads()
+    options.log_severity_level = 3  # errors only: ORT's graph-optimisation notes are not the user's business
+    try:
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own (pybind) exception types for bad files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"{path}: not a readable ONNX model ({first}); export it again with `stancetag export --onnx`"
+        ) from err
+    inputs = tuple(i.name for i in session.get_inputs())
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    expected = {OUTPUT_NAMES[0]: len(meta.topics), OUTPUT_NAMES[1]: len(meta.tones)}
+    if sorted(inputs) != sorted(INPUT_NAMES) or any(
+        name not in outputs or outputs[name][-1] != size for name, size in expected.items()
+    ):
+        raise UserError(
+            f"{path}: inputs {list(inputs)} and outputs {outputs} do not match {META_FILE} "
+            f"({len(meta.topics)} topics, {len(meta.tones)} tones); the folder mixes files of different models, "
+            "export it again"
+        )
+    return session
+
+
+class OnnxPredictor(BasePredictor):
+    """The torch `Predictor`'s interface (`score`, `tag_articles`, ...) on an ONNX Runtime session."""
+
+    def __init__(
+        self,
+        session,
+        tokenizer,
+        meta: ArtifactMeta,
+        info: dict[str, Any],
+        *,
+        precision: str | None = None,
+        batch_size: int | None = None,
+        device: str = "auto",
+        thresholds: dict[str, float] | None = None,
+    ) -> None:
+        quantization = info.get("quantization")
+        if device not in ("auto", "cpu"):
+            raise UserError(f"--device {device}: an ONNX export runs on the CPU; use the torch model for a GPU")
+        if precision not in (None, "auto") and not (precision == "fp32" and quantization is None):
+            raise UserError(
+                f"--precision {precision}: this ONNX export is fixed at {quantization or 'fp32'}; "
+                "drop --precision, or use the torch model directory"
+            )
+        self.session = session
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.info = info
+        self.precision = quantization or "fp32"
+        self.batch_size = batch_size or meta.config.inference.batch_size
+        self.max_length = meta.config.model.max_length
+        self.thresholds = {**meta.thresholds, **(thresholds or {})}
+        self.truncated = 0
+
+    @classmethod
+    def from_directory(cls, folder: str | Path, **options: Any) -> OnnxPredictor:
+        folder = Path(folder)
+        meta = read_meta(folder)
+        info = read_export_info(folder)
+        model_file = folder / ONNX_FILE
+        if not model_file.is_file():
+            raise UserError(f"{model_file}: missing; copy the whole exported folder or export the model again")
+        session = open_session(model_file, meta)
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        except (OSError, ValueError) as err:
+            raise UserError(
+                f"{folder}: tokenizer unreadable ({str(err).splitlines()[0]}); export the model again"
+            ) from err
+        return cls(session, tokenizer, meta, info, **options)
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        topic_logits, tone_logits = self.session.run(
+            list(OUTPUT_NAMES), {INPUT_NAMES[0]: input_ids, INPUT_NAMES[1]: attention_mask}
+        )
+        return topic_logits, tone_logits

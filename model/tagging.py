@@ -1,0 +1,159 @@
+"""What every predictor shares, whatever runs the network: token ids, length-sorted batches,
+probabilities, topic decisions, records, and streaming articles through in bounded chunks.
+
+`model.inference.Predictor` (torch) and `model.onnx_runtime.OnnxPredictor` (ONNX Runtime) only
+differ in `_forward`, so both give the same records for the same logits. This module imports
+neither torch nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model.artifact import ArtifactMeta
+
+log = logging.getLogger(__name__)
+
+# Sentences scored per chunk when streaming articles. Splitting and tokenizing the next chunk in a
+# background thread while the network scores this one was measured and not kept: on 2 cores it gained
+# 0-3% (within noise), since the network already keeps both cores busy and pysbd holds the GIL.
+CHUNK_SENTENCES = 2048
+
+Chunk = tuple[list[tuple[str, list[str]]], list[list[int]]]  # (article id, sentences) pairs, their token ids
+
+
+@dataclass
+class Scores:
+    topic_probabilities: np.ndarray  # (n, n_topics)
+    tone_probabilities: np.ndarray  # (n, n_tones)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warning for large |x|
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class BasePredictor:
+    """Scores sentences with a trained tagger; thresholds decide which topics are on.
+
+    Subclasses set the attributes below and implement `_forward`.
+    """
+
+    meta: ArtifactMeta
+    tokenizer: Any
+    batch_size: int
+    max_length: int
+    thresholds: dict[str, float]
+    truncated: int
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(topic logits, tone logits) as float32 arrays for one padded int64 batch."""
+        raise NotImplementedError
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids per text, truncated to max_length; counts (and later reports) truncations."""
+        limit = self.max_length
+        encoded = self.tokenizer(texts, truncation=True, max_length=limit + 1)["input_ids"]
+        ids = []
+        for row in encoded:
+            if len(row) > limit:
+                self.truncated += 1
+                row = row[: limit - 1] + row[-1:]  # keep the closing special token
+            ids.append(row)
+        return ids
+
+    def _batches(self, ids: list[list[int]]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """(positions, input_ids, attention_mask) batches of length-sorted token ids: little padding."""
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        pad = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            width = max(len(ids[i]) for i in batch)
+            input_ids = np.full((len(batch), width), pad, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(ids[i])] = ids[i]
+                mask[row, : len(ids[i])] = 1
+            yield batch, input_ids, mask
+
+    def score(self, texts: list[str]) -> Scores:
+        """Probabilities for each text, in input order; batches are built from length-sorted texts."""
+        return self._score_ids(self._encode(texts) if texts else [])
+
+    def _score_ids(self, ids: list[list[int]]) -> Scores:
+        topic_p = np.zeros((len(ids), len(self.meta.topics)), dtype=np.float32)
+        tone_p = np.zeros((len(ids), len(self.meta.tones)), dtype=np.float32)
+        for batch, input_ids, mask in self._batches(ids):
+            topic_logits, tone_logits = self._forward(input_ids, mask)
+            topic_p[batch] = sigmoid(topic_logits)
+            tone_p[batch] = softmax(tone_logits / self.meta.tone_temperature)
+        return Scores(topic_p, tone_p)
+
+    def decide_topics(self, topic_probabilities: np.ndarray) -> np.ndarray:
+        cut = np.array([self.thresholds[t] for t in self.meta.topics], dtype=np.float32)
+        return topic_probabilities >= cut
+
+    def labels(self, scores: Scores) -> np.ndarray:
+        """(n, n_topics + 1) integer labels: each topic on/off, then the tone's index."""
+        topics = self.decide_topics(scores.topic_probabilities).astype(np.int64)
+        return np.concatenate([topics, scores.tone_probabilities.argmax(axis=1)[:, None]], axis=1)
+
+    def records(self, article: str, first_index: int, sentences: list[str], scores: Scores) -> list[dict]:
+        topics_on = self.decide_topics(scores.topic_probabilities)
+        out = []
+        for k, text in enumerate(sentences):
+            tone_row = scores.tone_probabilities[k]
+            out.append(
+                {
+                    "article": article,
+                    "sentence_index": first_index + k,
+                    "text": text,
+                    "topics": [t for j, t in enumerate(self.meta.topics) if topics_on[k, j]],
+                    "topic_scores": {
+                        t: round(float(scores.topic_probabilities[k, j]), 4) for j, t in enumerate(self.meta.topics)
+                    },
+                    "tone": self.meta.tones[int(np.argmax(tone_row))],
+                    "tone_scores": {t: round(float(tone_row[j]), 4) for j, t in enumerate(self.meta.tones)},
+                }
+            )
+        return out
+
+    def tag_articles(self, articles: Iterable[tuple[str, list[str]]]) -> Iterator[dict]:
+        """Stream records for (article id, sentences) pairs, scoring in bounded chunks."""
+        next_index: dict[str, int] = {}
+        for pending, ids in self._chunks(articles):
+            scores = self._score_ids(ids)
+            offset = 0
+            for article, sentences in pending:
+                n = len(sentences)
+                part = Scores(
+                    scores.topic_probabilities[offset : offset + n], scores.tone_probabilities[offset : offset + n]
+                )
+                first = next_index.get(article, 0)
+                next_index[article] = first + n
+                yield from self.records(article, first, sentences, part)
+                offset += n
+
+    def _chunks(self, articles: Iterable[tuple[str, list[str]]]) -> Iterator[Chunk]:
+        pending: list[tuple[str, list[str]]] = []
+        size = 0
+        for article, sentences in articles:
+            if not sentences:
+                log.warning("article %s has no sentences; nothing to tag", article)
+                continue
+            pending.append((article, sentences))
+            size += len(sentences)
+            if size >= CHUNK_SENTENCES:
+                yield pending, self._encode([s for _, group in pending for s in group])
+                pending, size = [], 0
+        if pending:
+            yield pending, self._encode([s for _, group in pending for s in group])

@@ -1,0 +1,76 @@
+"""The bench scripts run end to end on a CPU with the tiny model (their figures are not checked here)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import TINY_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import gpu_check  # noqa: E402  (bench/ is not a package)
+
+VENV = Path(sys.prefix)
+
+
+def test_gpu_check_script_parses():
+    subprocess.run(["bash", "-n", str(ROOT / "bench" / "gpu_check.sh")], check=True)
+
+
+def test_constraints_keep_the_pins_of_what_is_missing_only(tmp_path):
+    pins = tmp_path / "constraints.txt"
+    pins.write_text("# a comment\ntorch==0.0.1\nno-such-package-for-stancetag==1.0\nPyYAML\n")
+    text = gpu_check.constraints(pins)
+    assert text.splitlines()[1:] == ["no-such-package-for-stancetag==1.0"]
+    assert "left as they are: torch " in text.splitlines()[0]
+
+
+@pytest.mark.skipif(not (VENV / "bin" / "stancetag").exists(), reason="needs the stancetag command in this venv")
+def test_gpu_check_runs_on_cpu_with_the_tiny_model(tiny_config, tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")},
+        "SKIP_INSTALL": "1",
+        "VENV": str(VENV),
+        "WORK": str(tmp_path / "work"),
+        "DEVICE": "cpu",
+        "CONFIG": str(tiny_config),
+        "TRAIN_ARGS": "--epochs 1",
+        "SENTENCES": "120",
+        "SAMPLE": "40",
+        "PROCS": "2",
+        "SOURCE": str(TINY_DATA),
+    }
+    result = subprocess.run(
+        ["bash", str(ROOT / "bench" / "gpu_check.sh")], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("== results")
+    assert [line.split("  ")[0] for line in lines[1:]] == [
+        "transformers pipeline, batch 32 (model only)",
+        "stancetag Predictor.score (model only)",
+        "stancetag predict, 1 process (end to end)",
+        "stancetag predict, 2 processes (end to end)",
+    ]
+    assert all("x the pipeline" in line for line in lines[1:])
+    assert " 120 sentences" in lines[3] and " 120 sentences" in lines[4]
+
+
+def test_train_speed_prints_both_loops_and_the_ratio(tiny_config):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "train_speed.py"), "--config", str(tiny_config)]
+        + ["--data", str(TINY_DATA), "--sentences", "40", "--epochs", "1", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = result.stdout.splitlines()[-4:]
+    assert table[0].split()[-1] == "Trainer" and "x Trainer" in table[0]
+    assert table[1].startswith("Hugging Face Trainer, defaults (fp32)") and table[1].endswith("1.00")
+    assert table[2].startswith("stancetag, precision auto") and table[3].startswith("stancetag, precision fp32")
