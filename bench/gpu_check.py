@@ -63,7 +63,7 @@ def write_corpus(sources: list[Path], n: int, output: Path, per_article: int = 2
 
 
 def pipeline_rates(model_dir: Path, corpus: Path, sample: int, device: str, batch_size: int) -> dict[str, float]:
-    """Sentences/second of the transformers pipeline and of stancetag's Predictor.score on one sample.
+    """Sentences/second of the transformers pipeline and of stancetag's TorchPredictor.predict_proba on one sample.
 
     Both get the sentences ready-made (no splitting, no output): the model paths alone. The
     pipeline wraps the fine-tuned encoder in BertForSequenceClassification (as bench/predict_speed.py
@@ -73,12 +73,12 @@ def pipeline_rates(model_dir: Path, corpus: Path, sample: int, device: str, batc
     from transformers import BertForSequenceClassification, pipeline
     from transformers.utils import logging as hf_logging
 
-    from model.inference import Predictor
+    from stancetag.model.torch_backend import TorchPredictor
 
     hf_logging.set_verbosity_error()
     with corpus.open(encoding="utf-8") as stream:
         texts = [json.loads(line)["text"] for _, line in zip(range(sample), stream, strict=False)]
-    predictor = Predictor.from_directory(model_dir, device=device)
+    predictor = TorchPredictor.from_directory(model_dir, device=device)
     encoder_config = predictor.tagger.encoder.config
     config = encoder_config.__class__.from_dict(encoder_config.to_dict())
     config.num_labels = len(predictor.meta.topics) + len(predictor.meta.tones)
@@ -106,7 +106,7 @@ def pipeline_rates(model_dir: Path, corpus: Path, sample: int, device: str, batc
     return {
         "sentences": len(texts),
         "pipeline": timed(pipe),
-        "stancetag_score": timed(predictor.score),
+        "stancetag_score": timed(predictor.predict_proba),
         "stancetag_batch_size": predictor.batch_size,
         "stancetag_precision": predictor.precision,
     }

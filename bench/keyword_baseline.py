@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from model.inference import Predictor
-from training.data import load_examples
+from stancetag.labeled import load_examples
+from stancetag.model.torch_backend import TorchPredictor
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {
@@ -87,12 +87,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "artifacts" / "default")
     parser.add_argument("--data", type=Path, default=ROOT / "seeds" / "test.jsonl")
     args = parser.parse_args()
-    predictor = Predictor.from_directory(args.model, device="cpu")
+    predictor = TorchPredictor.from_directory(args.model, device="cpu")
     topics = predictor.meta.topics
     examples = load_examples(args.data, predictor.meta.config.labels)
     gold = np.array([[int(t in e.topics) for t in topics] for e in examples])
     keyword = np.array([keyword_topics(e.text, topics) for e in examples])
-    model = predictor.decide_topics(predictor.score([e.text for e in examples]).topic_probabilities).astype(int)
+    model = predictor.decide_topics(predictor.predict_proba([e.text for e in examples]).topic_probabilities).astype(int)
     print(f"{len(examples)} sentences from {args.data}")
     print(f"{'topic':<16}{'keywords F1':>12}{'model F1':>10}")
     for j, topic in enumerate(topics):

@@ -85,7 +85,7 @@ def build_pipeline(predictor, batch_size: int | None):
 def run_path(name: str, folder: Path, texts: list[str]) -> dict:
     """One path in this (fresh) process: warm up, then one timed run."""
     warnings.filterwarnings("ignore")
-    from model.onnx_runtime import load_predictor
+    from stancetag.model.predictor import load_predictor
 
     labels = None
     if name in PIPELINE_PATHS:
@@ -94,8 +94,8 @@ def run_path(name: str, folder: Path, texts: list[str]) -> dict:
         run = lambda: pipe(texts)  # noqa: E731
     else:
         predictor = load_predictor(folder, device="cpu", precision=TORCH_PATHS.get(name))
-        predictor.score(texts[:64])
-        run = lambda: predictor.score(texts)  # noqa: E731
+        predictor.predict_proba(texts[:64])
+        run = lambda: predictor.predict_proba(texts)  # noqa: E731
     start = time.perf_counter()
     out = run()
     seconds = time.perf_counter() - start
@@ -120,8 +120,8 @@ def in_fresh_process(name: str, folder: Path, texts_file: Path) -> dict:
 
 def export_paths(model: Path, work: Path, check_data: Path | None) -> tuple[dict[str, Path], dict[str, str]]:
     """Export the ONNX paths; a refused int8 export becomes a note instead of a row."""
-    from model.export import export_onnx
     from stancetag.errors import UserError
+    from stancetag.model.export import export_onnx
 
     folders, notes = {}, {}
     for name, quantize in ONNX_PATHS.items():
@@ -158,7 +158,7 @@ def main() -> None:
 
     import torch
 
-    from model.inference import native_bf16
+    from stancetag.model.torch_backend import native_bf16
 
     sources = args.data or sorted((ROOT / "seeds").glob("*.jsonl"))
     texts = news_sentences(args.sentences, sources)

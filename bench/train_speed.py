@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.inference import choose_device, native_bf16
-from model.network import resolve_base_model
 from stancetag.config import Config, load_config, with_overrides
-from training.data import Example, load_examples
-from training.loop import train
+from stancetag.labeled import Example, load_examples
+from stancetag.model.network import resolve_base_model
+from stancetag.model.torch_backend import choose_device, native_bf16
+from stancetag.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (ROOT / "seeds" / "train.jsonl", Path("/tmp/prov/train.jsonl"))

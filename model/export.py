@@ -23,15 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.artifact import (
-    ENCODER_CONFIG_FILE,
-    META_FILE,
-    ArtifactMeta,
-    load_artifact,
-    publish_directory,
-    staging_directory,
-)
-from model.onnx_runtime import (
+from stancetag.errors import UserError
+from stancetag.model.artifact import ENCODER_CONFIG_FILE, load_artifact
+from stancetag.model.meta import META_FILE, ArtifactMeta
+from stancetag.model.onnx_backend import (
     EXPORT_FILE,
     EXPORT_FORMAT_VERSION,
     INPUT_NAMES,
@@ -42,8 +37,8 @@ from model.onnx_runtime import (
     is_onnx_export,
     open_session,
 )
-from stancetag.errors import UserError
-from training.records import check_readable_file, iter_rows
+from stancetag.readers import check_readable_file, iter_rows
+from stancetag.writers import publish_directory, staging_directory
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +158,10 @@ def export_onnx(
     tagger, tokenizer, meta = load_artifact(model_dir)
     data_path, texts = check_sentences(meta, check_data)
 
-    from model.inference import Predictor
+    from stancetag.model.torch_backend import TorchPredictor
 
-    reference = Predictor(tagger, tokenizer, meta, precision="fp32", device="cpu", batch_size=32)
-    expected = reference.score(texts)
+    reference = TorchPredictor(tagger, tokenizer, meta, precision="fp32", device="cpu", batch_size=32)
+    expected = reference.predict_proba(texts)
     staging = staging_directory(output)
     try:
         with _quiet_onnx_tools():
@@ -176,7 +171,7 @@ def export_onnx(
                 (staging / f"{quantize}.onnx").replace(staging / ONNX_FILE)
         info = {"format_version": EXPORT_FORMAT_VERSION, "quantization": quantize}
         exported = OnnxPredictor(open_session(staging / ONNX_FILE, meta), tokenizer, meta, info, batch_size=32)
-        got = exported.score(texts)
+        got = exported.predict_proba(texts)
         agreement = float(np.mean(exported.labels(got) == reference.labels(expected)))
         difference = float(
             max(

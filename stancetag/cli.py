@@ -116,7 +116,7 @@ def train(
     """Fine-tune the base model on labeled sentences and write a model directory."""
     try:
         from stancetag.config import load_config, with_overrides
-        from training.loop import train as run_training
+        from stancetag.training.loop import train as run_training
 
         cfg = load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
@@ -164,13 +164,13 @@ def predict(
 ) -> None:
     """Split articles into sentences and tag each with topics and a tone."""
     try:
-        from model.inference import choose_device
-        from model.inputs import expand_inputs, iter_articles
-        from model.onnx_runtime import load_predictor
         from stancetag.config import PRECISIONS
-        from stancetag.distributed import launch_from_env, place_on_gpu
-        from stancetag.output import FORMATS, RecordWriter, resumable_output
-        from stancetag.shards import predict_sharded
+        from stancetag.model.distributed import launch_from_env, place_on_gpu
+        from stancetag.model.predictor import load_predictor
+        from stancetag.model.shards import predict_sharded
+        from stancetag.model.torch_backend import choose_device
+        from stancetag.readers import expand_inputs, iter_articles
+        from stancetag.writers import FORMATS, RecordWriter, resumable_output
 
         if format not in FORMATS:
             raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
@@ -190,7 +190,7 @@ def predict(
         if resume and (output is None or format == "table"):
             raise UserError("--resume needs --output FILE with --format jsonl or csv")
         count = 0
-        if launch.distributed:  # one shard per process, merged by rank 0 (see stancetag/shards.py)
+        if launch.distributed:  # one shard per process, merged by rank 0 (see stancetag.model.shards)
             count, predictor.truncated = predict_sharded(predictor, files, output, format, resume, launch)
         elif output is None:
             writer = RecordWriter(sys.stdout, format, predictor.meta.topics, predictor.meta.tones)
@@ -239,7 +239,7 @@ def export(
     The export and fp32 torch tag the check sentences first; below 99% label agreement nothing is written.
     """
     try:
-        from model.export import export_onnx
+        from stancetag.model.export import export_onnx
 
         if not onnx:
             raise UserError("export: choose the format; --onnx is the only one (stancetag export --onnx --model DIR)")
@@ -264,8 +264,8 @@ def check(
     """Validate labeled data without training: rows, label counts, duplicates, conflicts, leakage."""
     try:
         from stancetag.config import load_config
-        from stancetag.output import render_json
-        from training.check import check_files, check_table
+        from stancetag.training.check import check_files, check_table
+        from stancetag.writers import render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
@@ -295,9 +295,9 @@ def metrics(
 ) -> None:
     """Score a trained model on labeled sentences, with intervals, baselines, calibration and errors."""
     try:
-        from stancetag.output import atomic_output, render_json
-        from training.render import terminal_table, write_report
-        from training.report import ReportOptions, run_metrics
+        from stancetag.evaluation.render import terminal_table, write_report
+        from stancetag.evaluation.report import ReportOptions, run_metrics
+        from stancetag.writers import atomic_output, render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
@@ -325,9 +325,9 @@ def crossval(
     """Train and score one model per article-grouped fold; print each metric's mean and std."""
     try:
         from stancetag.config import load_config, with_overrides
-        from stancetag.output import render_json
-        from training.crossval import crossval as run_crossval
-        from training.crossval import crossval_table
+        from stancetag.training.crossval import crossval as run_crossval
+        from stancetag.training.crossval import crossval_table
+        from stancetag.writers import render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")

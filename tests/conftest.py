@@ -9,7 +9,7 @@ import torch
 import yaml
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from model.network import resolve_base_model
+from stancetag.model.network import resolve_base_model
 
 DATA = Path(__file__).parent / "data"
 TINY_DATA = DATA / "tiny.jsonl"
@@ -49,7 +49,7 @@ def tiny_config(tiny_base_model, tmp_path) -> Path:
 def trained_tiny(tiny_base_model, tmp_path_factory) -> Path:
     """One tiny model trained once per session (train -> predict -> metrics tests share it)."""
     from stancetag.config import load_config, with_overrides
-    from training.loop import train
+    from stancetag.training.loop import train
 
     config = with_overrides(load_config(DATA / "tiny.yaml"), {"model.base_model": str(tiny_base_model)})
     output = tmp_path_factory.mktemp("models") / "tiny"

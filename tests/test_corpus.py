@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stancetag.config import load_config
-from training.data import load_examples
+from stancetag.labeled import load_examples
 
 SEEDS = Path(__file__).parents[1] / "seeds"
 SPLITS = ("train", "dev", "test")

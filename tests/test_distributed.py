@@ -10,9 +10,9 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from stancetag.cli import app
-from stancetag.distributed import Launch, launch_from_env, share
 from stancetag.errors import UserError
-from stancetag.shards import merge_shards, shard_path
+from stancetag.model.distributed import Launch, launch_from_env, share
+from stancetag.model.shards import merge_shards, shard_path
 
 from .conftest import TINY_DATA
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from model.inference import Predictor
 from stancetag.cli import app
-from training.data import load_examples
+from stancetag.labeled import load_examples
+from stancetag.model.torch_backend import TorchPredictor
 
 from .conftest import TINY_DATA
 
@@ -100,12 +100,12 @@ def test_metrics_json_shape(trained_tiny):
 
 def test_tiny_model_overfits_its_training_sentences(trained_tiny):
     """Loss falls and labels come out right: the model learns what it is shown."""
-    predictor = Predictor.from_directory(trained_tiny, device="cpu")
+    predictor = TorchPredictor.from_directory(trained_tiny, device="cpu")
     meta = json.loads((trained_tiny / "stancetag.json").read_text())
     history = meta["training"]["history"]
     assert history[-1]["loss"] < history[0]["loss"] / 2
     examples = load_examples(TINY_DATA, predictor.meta.config.labels)
-    scores = predictor.score([e.text for e in examples])
+    scores = predictor.predict_proba([e.text for e in examples])
     topics = predictor.decide_topics(scores.topic_probabilities)
     tones = scores.tone_probabilities.argmax(axis=1)
     topic_right = np.mean(
@@ -119,9 +119,9 @@ def test_tiny_model_overfits_its_training_sentences(trained_tiny):
 
 
 def test_reload_and_batching_give_identical_scores(trained_tiny):
-    texts = [e.text for e in load_examples(TINY_DATA, Predictor.from_directory(trained_tiny).meta.config.labels)]
-    a = Predictor.from_directory(trained_tiny, device="cpu", precision="fp32", batch_size=16).score(texts)
-    b = Predictor.from_directory(trained_tiny, device="cpu", precision="fp32", batch_size=1).score(texts)
+    texts = [e.text for e in load_examples(TINY_DATA, TorchPredictor.from_directory(trained_tiny).meta.config.labels)]
+    a = TorchPredictor.from_directory(trained_tiny, device="cpu", precision="fp32", batch_size=16).predict_proba(texts)
+    b = TorchPredictor.from_directory(trained_tiny, device="cpu", precision="fp32", batch_size=1).predict_proba(texts)
     np.testing.assert_allclose(a.topic_probabilities, b.topic_probabilities, atol=1e-5)
     np.testing.assert_allclose(a.tone_probabilities, b.tone_probabilities, atol=1e-5)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import model.export
+import stancetag.model.export
 from stancetag.cli import app
 
 from .conftest import TINY_DATA
@@ -74,7 +74,7 @@ def test_export_uses_the_models_own_data_by_default(trained_tiny, tmp_path):
 
 
 def test_int8_is_refused_below_the_agreement_floor(trained_tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(model.export, "AGREEMENT_FLOOR", 1.01)  # no export can reach it
+    monkeypatch.setattr(stancetag.model.export, "AGREEMENT_FLOOR", 1.01)  # no export can reach it
     out = tmp_path / "int8"
     result = _export("--model", str(trained_tiny), "--output", str(out), "--quantize", "int8")
     _one_line_error(result, "export int8: label agreement with fp32 torch is", "nothing written", "--quantize")
@@ -82,7 +82,7 @@ def test_int8_is_refused_below_the_agreement_floor(trained_tiny, tmp_path, monke
 
 
 def test_int8_is_written_at_or_above_the_floor(trained_tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr(model.export, "AGREEMENT_FLOOR", 0.0)
+    monkeypatch.setattr(stancetag.model.export, "AGREEMENT_FLOOR", 0.0)
     out = tmp_path / "int8"
     result = _export("--model", str(trained_tiny), "--output", str(out), "--quantize", "int8")
     assert result.exit_code == 0, result.output

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 from stancetag.cli import app
 from stancetag.config import load_config
 from stancetag.errors import UserError
-from training import stats
-from training.baselines import Outputs, majority, tfidf_logreg, training_data
-from training.data import Example, fingerprint, load_examples
-from training.render import report_markdown, terminal_table, write_report
-from training.report import Gold, MetricsRun, ReportOptions, compare, evaluate_outputs
+from stancetag.evaluation import bootstrap, calibration
+from stancetag.evaluation.baselines import Outputs, majority, tfidf_logreg, training_data
+from stancetag.evaluation.render import report_markdown, terminal_table, write_report
+from stancetag.evaluation.report import Gold, MetricsRun, ReportOptions, compare, evaluate_outputs
+from stancetag.labeled import Example, fingerprint, load_examples
 
 from .conftest import DATA, TINY_DATA
 
@@ -47,7 +47,7 @@ def _outputs(topic_p: list[list[float]], tone_p: list[list[float]], threshold: f
 
 def _evaluate(examples, outputs, resamples=200, seed=0, errors=20, name="hand"):
     gold = Gold.from_examples(examples, TOPICS, TONES)
-    weights = stats.resample_weights(len(gold.articles), resamples, seed)
+    weights = bootstrap.resample_weights(len(gold.articles), resamples, seed)
     thresholds = dict.fromkeys(TOPICS, 0.5)
     return evaluate_outputs(
         name, gold, outputs, TOPICS, TONES, thresholds, weights=weights, seed=seed, errors=errors
@@ -104,14 +104,14 @@ def test_interval_spans_what_article_resampling_can_reach():
 
 def test_expected_calibration_error_by_hand():
     # Bin 0.9: confidence 0.9, one of two right -> |0.5 - 0.9| * 2/4; bin 0.2: |0 - 0.2| * 2/4.
-    result = stats.reliability(np.array([0.9, 0.9, 0.2, 0.2]), np.array([1, 0, 0, 0]))
+    result = calibration.reliability(np.array([0.9, 0.9, 0.2, 0.2]), np.array([1, 0, 0, 0]))
     assert result["ece"] == pytest.approx(0.3)
     assert [b["count"] for b in result["bins"]] == [0, 0, 2, 0, 0, 0, 0, 0, 0, 2]
-    assert stats.reliability(np.full(4, 0.75), np.array([1, 1, 1, 0]))["ece"] == pytest.approx(0.0)
+    assert calibration.reliability(np.full(4, 0.75), np.array([1, 1, 1, 0]))["ece"] == pytest.approx(0.0)
     # Tone confidence is the highest probability: 0.6 (right) and 0.7 (wrong) -> (0.4 + 0.7) / 2.
-    tone = stats.tone_calibration(np.array([0, 0]), np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1]]))
+    tone = calibration.tone_calibration(np.array([0, 0]), np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1]]))
     assert tone["ece"] == pytest.approx(0.55)
-    assert stats.reliability(np.array([1.0]), np.array([1]))["bins"][-1]["count"] == 1
+    assert calibration.reliability(np.array([1.0]), np.array([1]))["bins"][-1]["count"] == 1
 
 
 def test_threshold_sweep_and_operating_points():
@@ -201,7 +201,7 @@ def test_report_folder_files_decode(tmp_path):
 
 
 def _meta_for(train_path, recorded_fingerprint):
-    from model.artifact import ArtifactMeta
+    from stancetag.model.meta import ArtifactMeta
 
     config = load_config(DATA / "tiny.yaml")
     data = {"train": {"path": str(train_path), "fingerprint": recorded_fingerprint}}
@@ -307,7 +307,7 @@ def test_crossval_on_the_tiny_corpus(tiny_config):
     report = json.loads(result.stdout)
     assert [f["fold"] for f in report["folds"]] == [1, 2]
     assert sum(f["sentences"] for f in report["folds"]) == 60
-    assert set(report["summary"]) == set(stats.HEADLINE)
+    assert set(report["summary"]) == set(bootstrap.HEADLINE)
     for row in report["summary"].values():
         assert 0 <= row["mean"] <= 1 and row["std"] >= 0
 

@@ -10,7 +10,7 @@ import time
 from typer.testing import CliRunner
 
 from stancetag.cli import app
-from training.checkpoint import checkpoint_directory
+from stancetag.training.checkpoint import checkpoint_directory
 
 runner = CliRunner()
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from model.inference import split_sentences
+from stancetag.text import split_sentences
 
 SEED = Path(__file__).parents[1] / "seeds" / "seed_article.txt"
 

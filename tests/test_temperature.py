@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from training.evaluation import fit_temperature
+from stancetag.evaluation.calibration import fit_temperature
 
 
 def _softmax(z):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from stancetag.config import LabelsConfig
-from training.data import Example, find_leaks, load_examples
-from training.records import iter_rows
+from stancetag.labeled import Example, find_leaks, load_examples
+from stancetag.readers import iter_rows
 
 
 def summarize(examples: list[Example], rows: int, labels: LabelsConfig) -> dict[str, Any]:

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from model.inference import Predictor
 from stancetag.config import Config
 from stancetag.errors import UserError
-from training.data import Example, load_examples
-from training.scoring import evaluate_model
-from training.stats import HEADLINE, HEADLINE_NAMES
+from stancetag.evaluation.bootstrap import HEADLINE, HEADLINE_NAMES
+from stancetag.evaluation.metrics import evaluate_predictor
+from stancetag.labeled import Example, load_examples
+from stancetag.model.torch_backend import TorchPredictor
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _headline(metrics: dict[str, Any]) -> dict[str, float]:
 
 def crossval(config: Config, data: Path, folds: int, *, progress: bool = False) -> CrossvalResult:
     """Train and score one model per fold; returns per-fold headline metrics and mean/std."""
-    from training.loop import train
+    from stancetag.training.loop import train
 
     examples = load_examples(data, config.labels)
     if not examples:
@@ -98,7 +98,7 @@ def crossval(config: Config, data: Path, folds: int, *, progress: bool = False) 
                 trained = train(config, folder / TRAIN_FILE, None, folder / "model", progress=progress)
             except UserError as err:
                 raise UserError(f"fold {k} of {folds} (the other folds' sentences of {data}): {err}") from err
-            metrics = evaluate_model(Predictor.from_directory(folder / "model"), scored)
+            metrics = evaluate_predictor(TorchPredictor.from_directory(folder / "model"), scored)
             results.append(
                 {
                     "fold": k,

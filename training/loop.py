@@ -19,16 +19,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 import stancetag
-from model.artifact import ArtifactMeta, publish_directory, save_artifact, staging_directory
-from model.inference import choose_device, to_device
-from model.network import StanceTagger, load_pretrained
-from stancetag import distributed
 from stancetag.config import Config
-from stancetag.distributed import Launch
 from stancetag.errors import UserError
-from training import checkpoint
-from training.checkpoint import checkpoint_directory
-from training.data import (
+from stancetag.evaluation.calibration import fit_temperature
+from stancetag.evaluation.metrics import headline, score
+from stancetag.evaluation.thresholds import tune_thresholds
+from stancetag.labeled import (
     Example,
     check_label_coverage,
     find_leaks,
@@ -37,8 +33,16 @@ from training.data import (
     load_examples,
     split_by_article,
 )
-from training.evaluation import fit_temperature, headline, score, tune_thresholds
-from training.steps import Encoded, build_optimizer, build_schedule, pad_batch, parallel, run_epoch
+from stancetag.model import distributed
+from stancetag.model.artifact import save_artifact
+from stancetag.model.distributed import Launch
+from stancetag.model.meta import ArtifactMeta
+from stancetag.model.network import StanceTagger, load_pretrained
+from stancetag.model.torch_backend import choose_device, to_device
+from stancetag.training import checkpoint
+from stancetag.training.checkpoint import checkpoint_directory
+from stancetag.training.steps import Encoded, build_optimizer, build_schedule, pad_batch, parallel, run_epoch
+from stancetag.writers import publish_directory, staging_directory
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from model.inference import resolve_precision, to_device
-from model.network import StanceTagger
-from stancetag import distributed
 from stancetag.config import Config
-from stancetag.distributed import Launch
+from stancetag.model import distributed
+from stancetag.model.distributed import Launch
+from stancetag.model.network import StanceTagger
+from stancetag.model.torch_backend import resolve_precision, to_device
 
 
 @dataclass

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from model.artifact import META_FILE, ArtifactMeta, read_meta
-from model.tagging import BasePredictor
 from stancetag.errors import UserError
+from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
+from stancetag.model.predictor import Predictor
 
 ONNX_FILE = "model.onnx"
 EXPORT_FILE = "onnx.json"
@@ -32,18 +32,6 @@ QUANTIZATIONS = ("int8",)
 def is_onnx_export(folder: str | Path) -> bool:
     folder = Path(folder)
     return (folder / EXPORT_FILE).is_file() or (folder / ONNX_FILE).is_file()
-
-
-def load_predictor(folder: str | Path, **options: Any) -> BasePredictor:
-    """The predictor a model folder needs: ONNX Runtime for an exported folder, else torch.
-
-    `options` are those of `model.inference.Predictor` (precision, batch_size, device, thresholds).
-    """
-    if is_onnx_export(folder):
-        return OnnxPredictor.from_directory(folder, **options)
-    from model.inference import Predictor
-
-    return Predictor.from_directory(folder, **options)
 
 
 def read_export_info(folder: Path) -> dict[str, Any]:
@@ -106,7 +94,7 @@ def open_session(path: Path, meta: ArtifactMeta):
     return session
 
 
-class OnnxPredictor(BasePredictor):
+class OnnxPredictor(Predictor):
     """The torch `Predictor`'s interface (`score`, `tag_articles`, ...) on an ONNX Runtime session."""
 
     def __init__(

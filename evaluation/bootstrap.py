@@ -1,4 +1,4 @@
-"""Statistics behind the report: article-bootstrap intervals, paired tests and calibration.
+"""Article-bootstrap intervals and paired tests behind the report.
 
 Every headline metric (topic micro/macro F1, tone accuracy and macro F1) is a function of a few
 sums of counts: true positives, false positives and false negatives per label, and right answers.
@@ -23,7 +23,6 @@ HEADLINE_NAMES = {
     "tone_macro_f1": "tone macro F1",
 }
 LEVEL = 0.95
-CALIBRATION_BINS = 10
 
 
 @dataclass(frozen=True)
@@ -207,47 +206,3 @@ def paired_difference(a: ArticleCounts, b: ArticleCounts, weights: np.ndarray) -
             "significant": bool(low > 0 or high < 0),
         }
     return out
-
-
-def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, Any]:
-    """Expected calibration error over equal-width confidence bins, and the bins themselves.
-
-    ECE = sum over bins of (share of predictions in the bin) * |accuracy - mean confidence|.
-    A probability of exactly 1.0 falls into the last bin.
-    """
-    confidence = np.asarray(confidence, dtype=float).ravel()
-    correct = np.asarray(correct, dtype=float).ravel()
-    index = np.minimum((confidence * bins).astype(int), bins - 1)
-    count = np.bincount(index, minlength=bins).astype(float)
-    conf_sum = np.bincount(index, weights=confidence, minlength=bins)
-    right_sum = np.bincount(index, weights=correct, minlength=bins)
-    filled = count > 0
-    mean_conf = np.divide(conf_sum, count, out=np.zeros(bins), where=filled)
-    accuracy = np.divide(right_sum, count, out=np.zeros(bins), where=filled)
-    total = count.sum()
-    ece = float(np.sum(count * np.abs(accuracy - mean_conf)) / total) if total else 0.0
-    return {
-        "ece": ece,
-        "n": int(total),
-        "bins": [
-            {
-                "low": i / bins,
-                "high": (i + 1) / bins,
-                "count": int(count[i]),
-                "confidence": float(mean_conf[i]) if filled[i] else None,
-                "accuracy": float(accuracy[i]) if filled[i] else None,
-            }
-            for i in range(bins)
-        ],
-    }
-
-
-def topic_calibration(gold_topics: np.ndarray, topic_probabilities: np.ndarray) -> dict[str, Any]:
-    """Calibration of every (sentence, topic) probability against whether the topic is gold."""
-    return reliability(topic_probabilities, gold_topics)
-
-
-def tone_calibration(gold_tones: np.ndarray, tone_probabilities: np.ndarray) -> dict[str, Any]:
-    """Calibration of the tone confidence (the highest probability) against being right."""
-    confidence = tone_probabilities.max(axis=1)
-    return reliability(confidence, tone_probabilities.argmax(axis=1) == gold_tones)

@@ -1,7 +1,7 @@
-"""Inference with torch: split articles into sentences, score them in length-sorted batches.
+"""The torch backend of the predictor: devices, precision, and the forward pass of a trained tagger.
 
 Everything runs under `torch.inference_mode`. Batching, records and streaming in bounded chunks
-(memory stays flat however many articles go through `tag_articles`) live in `model.tagging`,
+(memory stays flat however many articles go through `tag_articles`) live in `predictor`,
 shared with the ONNX Runtime predictor.
 """
 
@@ -9,57 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from model.artifact import ArtifactMeta, load_artifact
-from model.network import StanceTagger
-from model.tagging import BasePredictor, Scores
+from stancetag.model.artifact import load_artifact
+from stancetag.model.meta import ArtifactMeta
+from stancetag.model.network import StanceTagger
+from stancetag.model.predictor import Predictor, Scores
 
 log = logging.getLogger(__name__)
 
 # The config's inference.batch_size suits a CPU; a GPU is starved by batches that small (each
 # forward pass is a few hundred tiny kernel launches), so without --batch-size it gets this many times more.
 CUDA_BATCH_FACTOR = 8
-
-
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False)
-
-
-# pysbd's rules are slow on pathological input (a whole book on one line); longer paragraphs are
-# first cut at whitespace into pieces of this size, which costs at most one wrong boundary per cut.
-_MAX_PARAGRAPH_CHARS = 20_000
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of an article: paragraphs are lines; pysbd splits within them ("U.S." stays)."""
-    sentences = []
-    for paragraph in text.splitlines():
-        paragraph = paragraph.strip()
-        if not paragraph:
-            continue
-        for piece in _pieces(paragraph):
-            sentences.extend(s.strip() for s in _segmenter().segment(piece) if s.strip())
-    return sentences
-
-
-def _pieces(paragraph: str) -> Iterator[str]:
-    while len(paragraph) > _MAX_PARAGRAPH_CHARS:
-        cut = paragraph.rfind(" ", 0, _MAX_PARAGRAPH_CHARS)
-        cut = cut if cut > 0 else _MAX_PARAGRAPH_CHARS
-        yield paragraph[:cut]
-        paragraph = paragraph[cut:].lstrip()
-    if paragraph:
-        yield paragraph
 
 
 def choose_device(device: str) -> torch.device:
@@ -92,7 +57,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
-class Predictor(BasePredictor):
+class TorchPredictor(Predictor):
     """Scores sentences with a trained torch tagger; thresholds decide which topics are on."""
 
     def __init__(
@@ -118,7 +83,7 @@ class Predictor(BasePredictor):
         self.truncated = 0
 
     @classmethod
-    def from_directory(cls, folder: str | Path, **options: Any) -> Predictor:
+    def from_directory(cls, folder: str | Path, **options: Any) -> TorchPredictor:
         tagger, tokenizer, meta = load_artifact(folder)
         return cls(tagger, tokenizer, meta, **options)
 

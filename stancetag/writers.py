@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -162,3 +163,22 @@ def csv_text(rows: list[list]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     return buffer.getvalue()
+
+
+def publish_directory(staging: Path, destination: Path) -> None:
+    """Move a finished staging directory into place, replacing any previous model atomically enough:
+    the old directory is renamed aside first and removed only after the new one is in place."""
+    backup = None
+    if destination.exists():
+        backup = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+        os.rmdir(backup)
+        os.replace(destination, backup)
+    os.replace(staging, destination)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def staging_directory(destination: Path) -> Path:
+    """A fresh temporary directory beside `destination` (same file system, so rename is atomic)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))

@@ -17,9 +17,9 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from model.artifact import ArtifactMeta
 from stancetag.errors import UserError
-from training.data import Example, fingerprint, load_examples
+from stancetag.labeled import Example, fingerprint, load_examples
+from stancetag.model.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The metrics JSON keeps its original keys (`n`, `topics`, `tone`), which other to
 and adds beside them: `intervals` (article-bootstrap 95% intervals), `baselines`, `calibration`,
 `thresholds` (per-topic sweep and operating points), `articles` (article-level topics and tone mix)
 and `errors` (the most confident mistakes). Rendering (terminal table, report.md, figures) lives in
-`training/render.py` and `training/figures.py`; this module only computes.
+`render` and `figures`; this module only computes.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from model.artifact import ArtifactMeta
 from stancetag.errors import UserError
-from training import stats
-from training.baselines import BASELINES, Outputs, TrainingData, baseline_outputs, training_data
-from training.data import Example, find_leaks, load_examples
-from training.evaluation import THRESHOLD_GRID, score
-from training.scoring import gold_arrays
+from stancetag.evaluation import bootstrap, calibration
+from stancetag.evaluation.baselines import BASELINES, Outputs, TrainingData, baseline_outputs, training_data
+from stancetag.evaluation.metrics import gold_arrays, score
+from stancetag.evaluation.thresholds import THRESHOLD_GRID
+from stancetag.labeled import Example, find_leaks, load_examples
+from stancetag.model.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Gold:
     @classmethod
     def from_examples(cls, examples: list[Example], topics: tuple[str, ...], tones: tuple[str, ...]) -> Gold:
         gold_topics, gold_tones = gold_arrays(examples, topics, tones)
-        codes, articles = stats.article_codes([e.article for e in examples])
+        codes, articles = bootstrap.article_codes([e.article for e in examples])
         return cls(examples, gold_topics, gold_tones, codes, articles)
 
 
@@ -72,19 +72,19 @@ class Evaluation:
     tones: tuple[str, ...]
     gold: Gold
     outputs: Outputs
-    counts: stats.ArticleCounts
+    counts: bootstrap.ArticleCounts
     metrics: dict[str, Any]
 
 
-def counts_of(gold: Gold, outputs: Outputs) -> stats.ArticleCounts:
+def counts_of(gold: Gold, outputs: Outputs) -> bootstrap.ArticleCounts:
     n_tones = outputs.tone_probabilities.shape[1]
-    return stats.count_by_article(
+    return bootstrap.count_by_article(
         gold.topics, outputs.topic_predictions, gold.tones, outputs.tone_predictions, n_tones, gold.codes
     )
 
 
 def headline_with_intervals(gold: Gold, outputs: Outputs, weights: np.ndarray) -> dict[str, dict[str, float]]:
-    return stats.intervals(counts_of(gold, outputs), weights)
+    return bootstrap.intervals(counts_of(gold, outputs), weights)
 
 
 def threshold_report(
@@ -102,7 +102,7 @@ def threshold_report(
         fn = (~on & gold).sum(axis=0).astype(float)
         precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
         recall = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=tp + fn > 0)
-        f1 = stats.f1_from_counts(tp, fp, fn)
+        f1 = bootstrap.f1_from_counts(tp, fp, fn)
         sweep = [
             {"threshold": float(t), "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i])}
             for i, t in enumerate(grid)
@@ -201,8 +201,8 @@ def article_report(gold: Gold, outputs: Outputs, topics: tuple[str, ...], tones:
     ]
     return {
         "n": n_articles,
-        "topic_micro_f1": float(stats.f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
-        "topic_macro_f1": float(stats.f1_from_counts(tp, fp, fn).mean()) if len(topics) else 0.0,
+        "topic_micro_f1": float(bootstrap.f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
+        "topic_macro_f1": float(bootstrap.f1_from_counts(tp, fp, fn).mean()) if len(topics) else 0.0,
         # Articles whose most frequent predicted tone is their most frequent gold tone (ties: first tone).
         "dominant_tone_accuracy": float(np.mean(gold_mix.argmax(1) == pred_mix.argmax(1))) if n_articles else 0.0,
         "per_article": per_article,
@@ -262,19 +262,19 @@ def evaluate_outputs(
     counts = counts_of(gold, outputs)
     metrics["model"] = name
     metrics["intervals"] = {
-        "level": stats.LEVEL,
+        "level": bootstrap.LEVEL,
         "resamples": int(weights.shape[0]),
         "unit": "article",
         "articles": len(gold.articles),
         "seed": seed,
-        "metrics": stats.intervals(counts, weights),
+        "metrics": bootstrap.intervals(counts, weights),
     }
     if baselines is not None:
         metrics["baselines"] = baselines
     metrics["calibration"] = {
-        "bins": stats.CALIBRATION_BINS,
-        "topics": stats.topic_calibration(gold.topics, outputs.topic_probabilities),
-        "tone": stats.tone_calibration(gold.tones, outputs.tone_probabilities),
+        "bins": calibration.CALIBRATION_BINS,
+        "topics": calibration.topic_calibration(gold.topics, outputs.topic_probabilities),
+        "tone": calibration.tone_calibration(gold.tones, outputs.tone_probabilities),
     }
     metrics["thresholds"] = threshold_report(gold.topics, outputs.topic_probabilities, thresholds, topics)
     metrics["articles"] = article_report(gold, outputs, topics, tones)
@@ -287,7 +287,7 @@ def evaluate_outputs(
 
 
 def _load_model(folder: Path) -> tuple[Any, ArtifactMeta]:
-    from model.onnx_runtime import load_predictor
+    from stancetag.model.predictor import load_predictor
 
     predictor = load_predictor(folder)  # a torch model directory or its ONNX export
     return predictor, predictor.meta
@@ -336,11 +336,11 @@ def run_metrics(models: list[Path], data: Path, options: ReportOptions) -> Metri
     if n_articles < FEW_ARTICLES:
         log.warning("%s has %d article(s): bootstrap intervals over so few articles are rough", data, n_articles)
     seed = metas[0].config.training.seed
-    weights = stats.resample_weights(n_articles, options.resamples, seed)
+    weights = bootstrap.resample_weights(n_articles, options.resamples, seed)
     evaluations = []
     for folder, (predictor, meta) in zip(models, loaded, strict=True):
         gold = Gold.from_examples(examples, meta.topics, meta.tones)
-        scores = predictor.score([e.text for e in examples])
+        scores = predictor.predict_proba([e.text for e in examples])
         outputs = Outputs(
             scores.topic_probabilities, scores.tone_probabilities, predictor.decide_topics(scores.topic_probabilities)
         )
@@ -368,9 +368,9 @@ def compare(a: Evaluation, b: Evaluation, weights: np.ndarray, seed: int) -> dic
     return {
         "a": a.name,
         "b": b.name,
-        "level": stats.LEVEL,
+        "level": bootstrap.LEVEL,
         "resamples": int(weights.shape[0]),
         "unit": "article",
         "seed": seed,
-        "metrics": stats.paired_difference(a.counts, b.counts, weights),
+        "metrics": bootstrap.paired_difference(a.counts, b.counts, weights),
     }

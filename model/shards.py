@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from model.inference import split_sentences
-from model.inputs import STDIN, iter_texts
-from model.tagging import BasePredictor
-from stancetag.distributed import Launch, gather, process_group
 from stancetag.errors import UserError
-from stancetag.output import RecordWriter, atomic_output, resumable_output
+from stancetag.model.distributed import Launch, gather, process_group
+from stancetag.model.predictor import Predictor
+from stancetag.readers import STDIN, iter_texts
+from stancetag.text import split_sentences
+from stancetag.writers import RecordWriter, atomic_output, resumable_output
 
 Unit = tuple[int, str, int]  # (position in the input, article id, sentences written)
 
@@ -51,7 +51,7 @@ def own_articles(files: list[str], launch: Launch, units: list[Unit]) -> Iterato
 
 
 def predict_sharded(
-    predictor: BasePredictor, files: list[str], output: Path | None, fmt: str, resume: bool, launch: Launch
+    predictor: Predictor, files: list[str], output: Path | None, fmt: str, resume: bool, launch: Launch
 ) -> tuple[int, int]:
     """Tag this process's share into its shard; on rank 0 merge all shards into `output`.
 

@@ -1,9 +1,9 @@
 """What every predictor shares, whatever runs the network: token ids, length-sorted batches,
 probabilities, topic decisions, records, and streaming articles through in bounded chunks.
 
-`model.inference.Predictor` (torch) and `model.onnx_runtime.OnnxPredictor` (ONNX Runtime) only
-differ in `_forward`, so both give the same records for the same logits. This module imports
-neither torch nor onnxruntime.
+`torch_backend.TorchPredictor` and `onnx_backend.OnnxPredictor` (ONNX Runtime) only differ in
+`_forward`, so both give the same records for the same logits. This module imports neither torch
+nor onnxruntime.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model.artifact import ArtifactMeta
+from stancetag.model.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-class BasePredictor:
+class Predictor:
     """Scores sentences with a trained tagger; thresholds decide which topics are on.
 
     Subclasses set the attributes below and implement `_forward`.
@@ -85,7 +86,7 @@ class BasePredictor:
                 mask[row, : len(ids[i])] = 1
             yield batch, input_ids, mask
 
-    def score(self, texts: list[str]) -> Scores:
+    def predict_proba(self, texts: list[str]) -> Scores:
         """Probabilities for each text, in input order; batches are built from length-sorted texts."""
         return self._score_ids(self._encode(texts) if texts else [])
 
@@ -157,3 +158,18 @@ class BasePredictor:
                 pending, size = [], 0
         if pending:
             yield pending, self._encode([s for _, group in pending for s in group])
+
+
+def load_predictor(folder: str | Path, **options: Any) -> Predictor:
+    """The predictor a model folder needs: ONNX Runtime for an exported folder, else torch.
+
+    `options` are the backends' (precision, batch_size, device, thresholds). Each backend is
+    imported only when chosen, so tagging with an ONNX export never imports torch.
+    """
+    from stancetag.model import onnx_backend
+
+    if onnx_backend.is_onnx_export(folder):
+        return onnx_backend.OnnxPredictor.from_directory(folder, **options)
+    from stancetag.model.torch_backend import TorchPredictor
+
+    return TorchPredictor.from_directory(folder, **options)

@@ -12,14 +12,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from model.artifact import publish_directory, staging_directory
 from stancetag.errors import UserError
-from stancetag.output import csv_text
-from training import figures
-from training.baselines import BASELINES
-from training.report import Evaluation, MetricsRun
-from training.scoring import metrics_table
-from training.stats import HEADLINE, HEADLINE_NAMES
+from stancetag.evaluation import figures
+from stancetag.evaluation.baselines import BASELINES
+from stancetag.evaluation.bootstrap import HEADLINE, HEADLINE_NAMES
+from stancetag.evaluation.metrics import metrics_table
+from stancetag.evaluation.report import Evaluation, MetricsRun
+from stancetag.writers import csv_text, publish_directory, staging_directory
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stancetag.config import LabelsConfig
 from stancetag.errors import UserError, did_you_mean, located
-from training.records import iter_rows
+from stancetag.readers import iter_rows
 
 log = logging.getLogger(__name__)
 
