@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -q -ra
+
+# The edit loop: everything but the tests marked slow (real MiniLM, launchers, benches, repeated training).
+test-fast: lint
+	$(BIN)/python -m pytest -q -ra -m "not slow"
 
 bench: install
 	$(BIN)/python bench/predict_speed.py

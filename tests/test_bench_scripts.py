@@ -29,6 +29,7 @@ def test_constraints_keep_the_pins_of_what_is_missing_only(tmp_path):
     assert "left as they are: torch " in text.splitlines()[0]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (VENV / "bin" / "stancetag").exists(), reason="needs the stancetag command in this venv")
 def test_gpu_check_runs_on_cpu_with_the_tiny_model(tiny_config, tmp_path):
     env = {
@@ -60,6 +61,7 @@ def test_gpu_check_runs_on_cpu_with_the_tiny_model(tiny_config, tmp_path):
     assert " 120 sentences" in lines[3] and " 120 sentences" in lines[4]
 
 
+@pytest.mark.slow
 def test_train_speed_prints_both_loops_and_the_ratio(tiny_config):
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "train_speed.py"), "--config", str(tiny_config)]

@@ -34,6 +34,7 @@ def _headline(meta: dict) -> float:
     return (m["topics"]["macro_f1"] + m["tone"]["macro_f1"]) / 2
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_model_as_good_as_one_process(tiny_config, trained_tiny, tmp_path):
     """trained_tiny is the same config, data and seed in one process: same dev articles, same quality."""
     out = tmp_path / "runs" / "model"
@@ -74,6 +75,7 @@ def articles(tmp_path):
     return [str(folder), str(rows)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_two_processes_predict_shards_and_merge_to_the_single_process_output(trained_tiny, articles, tmp_path, fmt):
     single = tmp_path / f"single.{fmt}"

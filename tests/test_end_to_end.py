@@ -126,6 +126,7 @@ def test_reload_and_batching_give_identical_scores(trained_tiny):
     np.testing.assert_allclose(a.tone_probabilities, b.tone_probabilities, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [11])
 def test_same_seed_same_metrics(tiny_config, tmp_path, seed):
     runs = []

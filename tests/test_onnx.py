@@ -73,6 +73,7 @@ def test_export_uses_the_models_own_data_by_default(trained_tiny, tmp_path):
     assert f"sentences of {TINY_DATA}" in result.stderr  # the training file the model records
 
 
+@pytest.mark.slow
 def test_int8_is_refused_below_the_agreement_floor(trained_tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(stancetag.model.export, "AGREEMENT_FLOOR", 1.01)  # no export can reach it
     out = tmp_path / "int8"
@@ -81,6 +82,7 @@ def test_int8_is_refused_below_the_agreement_floor(trained_tiny, tmp_path, monke
     assert not out.exists() and not list(tmp_path.iterdir()), "nothing written, not even a staging folder"
 
 
+@pytest.mark.slow
 def test_int8_is_written_at_or_above_the_floor(trained_tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(stancetag.model.export, "AGREEMENT_FLOOR", 0.0)
     out = tmp_path / "int8"
@@ -129,6 +131,7 @@ def test_missing_or_corrupt_onnx_file_is_a_one_line_error(exported_tiny, tmp_pat
     )
 
 
+@pytest.mark.slow
 def test_predict_speed_bench_prints_every_path(trained_tiny):
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "predict_speed.py"), "--model", str(trained_tiny)]

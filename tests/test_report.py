@@ -298,6 +298,7 @@ def test_metrics_cli_refuses_models_with_different_labels(trained_tiny, tmp_path
     assert result.stderr.startswith(f"error: {other}: its labels") and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_crossval_on_the_tiny_corpus(tiny_config):
     result = runner.invoke(
         app,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from stancetag.cli import app
@@ -32,6 +33,7 @@ def _train_cmd(config, out, *extra):
     ]
 
 
+@pytest.mark.slow
 def test_killed_training_keeps_old_model_and_resumes_to_same_result(tiny_config, trained_tiny, tmp_path):
     reference = tmp_path / "reference"
     subprocess.run(_train_cmd(tiny_config, reference), check=True, capture_output=True)
@@ -60,6 +62,7 @@ def test_killed_training_keeps_old_model_and_resumes_to_same_result(tiny_config,
     assert not checkpoint_directory(out).exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_checkpoint_of_another_run(tiny_config, tmp_path):
     out = tmp_path / "model"
     process = subprocess.Popen(_train_cmd(tiny_config, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
