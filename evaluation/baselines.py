@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from stancetag.errors import UserError
-from stancetag.labeled import Example, fingerprint, load_examples
+from stancetag.labeled import Example, fingerprint, gold_arrays, load_examples
 from stancetag.model.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
@@ -103,16 +103,12 @@ def training_data(meta: ArtifactMeta, override: Path | None = None) -> TrainingD
     return TrainingData(path, examples, note)
 
 
-def _topic_matrix(examples: list[Example], topics: tuple[str, ...]) -> np.ndarray:
-    return np.array([[int(t in e.topics) for t in topics] for e in examples], dtype=int)
-
-
 def majority(train: list[Example], n_eval: int, topics: tuple[str, ...], tones: tuple[str, ...]) -> Outputs:
     """Predict the most frequent training tone and no topics for every sentence.
 
     Its probabilities are the training frequencies (ties go to the first tone in the config).
     """
-    topic_rate = _topic_matrix(train, topics).mean(axis=0)
+    topic_rate = gold_arrays(train, topics, tones)[0].mean(axis=0)
     tone_rate = np.array([sum(e.tone == t for e in train) for t in tones], dtype=float) / len(train)
     return Outputs(
         topic_probabilities=np.tile(topic_rate, (n_eval, 1)),
@@ -143,11 +139,10 @@ def tfidf_logreg(train: list[Example], texts: list[str], topics: tuple[str, ...]
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True)
     x_train = vectorizer.fit_transform([e.text for e in train])
     x_eval = vectorizer.transform(texts)
-    gold_topics = _topic_matrix(train, topics)
+    gold_topics, tone_labels = gold_arrays(train, topics, tones)
     topic_p = np.column_stack(
         [_fit_predict(x_train, gold_topics[:, j], x_eval, 2, "balanced")[:, 1] for j in range(len(topics))]
     )
-    tone_labels = np.array([tones.index(e.tone) for e in train])
     tone_p = _fit_predict(x_train, tone_labels, x_eval, len(tones), None)
     return Outputs(topic_probabilities=topic_p, tone_probabilities=tone_p, topic_predictions=topic_p >= 0.5)
 

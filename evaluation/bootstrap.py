@@ -77,12 +77,6 @@ def count_by_article(
     return ArticleCounts(table, gold_t.shape[1], n_tones)
 
 
-def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """F1 = 2TP / (2TP + FP + FN), and 0 where a label never occurs (scikit-learn's zero_division=0)."""
-    denominator = 2 * tp + fp + fn
-    return np.divide(2 * tp, denominator, out=np.zeros_like(denominator, dtype=float), where=denominator > 0)
-
-
 def _ratio(numerator: np.ndarray, denominator: np.ndarray, undefined: np.ndarray | float) -> np.ndarray:
     """numerator / denominator, and `undefined` (NaN or a number) where the denominator is 0."""
     safe = np.where(denominator > 0, denominator, 1)

@@ -8,8 +8,14 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from stancetag.labeled import Example
+from stancetag.labeled import Example, gold_arrays
 from stancetag.model.predictor import Predictor
+
+
+def f1_from_counts(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 = 2TP / (2TP + FP + FN), and 0 where a label never occurs (scikit-learn's zero_division=0)."""
+    denominator = 2 * tp + fp + fn
+    return np.divide(2 * tp, denominator, out=np.zeros_like(denominator, dtype=float), where=denominator > 0)
 
 
 def topic_scores(gold: np.ndarray, predicted: np.ndarray, topics: tuple[str, ...]) -> dict[str, Any]:
@@ -63,12 +69,6 @@ def score(
 def headline(metrics: dict[str, Any]) -> float:
     """The single number early stopping maximises: mean of topic and tone macro F1."""
     return (metrics["topics"]["macro_f1"] + metrics["tone"]["macro_f1"]) / 2
-
-
-def gold_arrays(examples: list[Example], topics: tuple[str, ...], tones: tuple[str, ...]):
-    gold_topics = np.array([[int(t in e.topics) for t in topics] for e in examples], dtype=int)
-    gold_tones = np.array([tones.index(e.tone) for e in examples], dtype=int)
-    return gold_topics, gold_tones
 
 
 def evaluate_predictor(predictor: Predictor, examples: list[Example]) -> dict[str, Any]:

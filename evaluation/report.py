@@ -19,9 +19,9 @@ import numpy as np
 from stancetag.errors import UserError
 from stancetag.evaluation import bootstrap, calibration
 from stancetag.evaluation.baselines import BASELINES, Outputs, TrainingData, baseline_outputs, training_data
-from stancetag.evaluation.metrics import gold_arrays, score
-from stancetag.evaluation.thresholds import THRESHOLD_GRID
-from stancetag.labeled import Example, find_leaks, load_examples
+from stancetag.evaluation.metrics import f1_from_counts, score
+from stancetag.evaluation.thresholds import THRESHOLD_GRID, best_cut, sweep
+from stancetag.labeled import Example, find_leaks, gold_arrays, load_examples
 from stancetag.model.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
@@ -94,16 +94,9 @@ def threshold_report(
     grid = np.asarray(THRESHOLD_GRID, dtype=float)
     per_label = {}
     for j, topic in enumerate(topics):
-        gold = gold_topics[:, j].astype(bool)[:, None]
         cut = thresholds[topic]
-        on = probabilities[:, j][:, None] >= np.append(grid, cut)[None, :]
-        tp = (on & gold).sum(axis=0).astype(float)
-        fp = (on & ~gold).sum(axis=0).astype(float)
-        fn = (~on & gold).sum(axis=0).astype(float)
-        precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
-        recall = np.divide(tp, tp + fn, out=np.zeros_like(tp), where=tp + fn > 0)
-        f1 = bootstrap.f1_from_counts(tp, fp, fn)
-        sweep = [
+        precision, recall, f1 = sweep(gold_topics[:, j], probabilities[:, j], np.append(grid, cut))
+        points = [
             {"threshold": float(t), "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i])}
             for i, t in enumerate(grid)
         ]
@@ -112,19 +105,19 @@ def threshold_report(
             "precision": float(precision[-1]),
             "recall": float(recall[-1]),
             "f1": float(f1[-1]),
-            "support": int(gold.sum()),
-            "operating_points": _operating_points(sweep),
-            "sweep": sweep,
+            "support": int(gold_topics[:, j].sum()),
+            "operating_points": _operating_points(points),
+            "sweep": points,
         }
     return {"grid": [float(t) for t in grid], "per_label": per_label}
 
 
-def _operating_points(sweep: list[dict[str, float]]) -> dict[str, dict[str, float] | None]:
-    """Best F1 (ties: closest to 0.5); the lowest threshold reaching the precision target; the
+def _operating_points(points: list[dict[str, float]]) -> dict[str, dict[str, float] | None]:
+    """Best F1 (the tuning's tie rule); the lowest threshold reaching the precision target; the
     highest threshold keeping the recall target. None where no threshold of the grid gets there."""
-    best = max(sweep, key=lambda r: (r["f1"], -abs(r["threshold"] - 0.5)))
-    precise = [r for r in sweep if r["precision"] >= HIGH_PRECISION and r["recall"] > 0]
-    recalling = [r for r in sweep if r["recall"] >= HIGH_RECALL]
+    best = points[best_cut(np.array([r["threshold"] for r in points]), np.array([r["f1"] for r in points]))]
+    precise = [r for r in points if r["precision"] >= HIGH_PRECISION and r["recall"] > 0]
+    recalling = [r for r in points if r["recall"] >= HIGH_RECALL]
     return {
         "best_f1": best,
         "high_precision": precise[0] if precise else None,
@@ -201,8 +194,8 @@ def article_report(gold: Gold, outputs: Outputs, topics: tuple[str, ...], tones:
     ]
     return {
         "n": n_articles,
-        "topic_micro_f1": float(bootstrap.f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
-        "topic_macro_f1": float(bootstrap.f1_from_counts(tp, fp, fn).mean()) if len(topics) else 0.0,
+        "topic_micro_f1": float(f1_from_counts(tp.sum(), fp.sum(), fn.sum())),
+        "topic_macro_f1": float(f1_from_counts(tp, fp, fn).mean()) if len(topics) else 0.0,
         # Articles whose most frequent predicted tone is their most frequent gold tone (ties: first tone).
         "dominant_tone_accuracy": float(np.mean(gold_mix.argmax(1) == pred_mix.argmax(1))) if n_articles else 0.0,
         "per_article": per_article,

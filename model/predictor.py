@@ -34,6 +34,26 @@ class Scores:
     tone_probabilities: np.ndarray  # (n, n_tones)
 
 
+def encode_texts(tokenizer: Any, texts: list[str], max_length: int) -> tuple[list[list[int]], int]:
+    """Token ids of each text, cut to `max_length` keeping the closing special token; and how many were cut."""
+    if not texts:
+        return [], 0
+    encoded = tokenizer(texts, truncation=True, max_length=max_length + 1)["input_ids"]
+    ids = [row if len(row) <= max_length else row[: max_length - 1] + row[-1:] for row in encoded]
+    return ids, sum(len(row) > max_length for row in encoded)
+
+
+def pad_ids(ids: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dynamic padding: int64 (input_ids, attention_mask) as wide as the longest row of this batch."""
+    width = max(len(row) for row in ids)
+    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for k, row in enumerate(ids):
+        input_ids[k, : len(row)] = row
+        mask[k, : len(row)] = 1
+    return input_ids, mask
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow warning for large |x|
 
@@ -62,14 +82,8 @@ class Predictor:
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text, truncated to max_length; counts (and later reports) truncations."""
-        limit = self.max_length
-        encoded = self.tokenizer(texts, truncation=True, max_length=limit + 1)["input_ids"]
-        ids = []
-        for row in encoded:
-            if len(row) > limit:
-                self.truncated += 1
-                row = row[: limit - 1] + row[-1:]  # keep the closing special token
-            ids.append(row)
+        ids, truncated = encode_texts(self.tokenizer, texts, self.max_length)
+        self.truncated += truncated
         return ids
 
     def _batches(self, ids: list[list[int]]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
@@ -78,17 +92,11 @@ class Predictor:
         pad = self.tokenizer.pad_token_id or 0
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            width = max(len(ids[i]) for i in batch)
-            input_ids = np.full((len(batch), width), pad, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1
-            yield batch, input_ids, mask
+            yield (batch, *pad_ids([ids[i] for i in batch], pad))
 
     def predict_proba(self, texts: list[str]) -> Scores:
         """Probabilities for each text, in input order; batches are built from length-sorted texts."""
-        return self._score_ids(self._encode(texts) if texts else [])
+        return self._score_ids(self._encode(texts))
 
     def _score_ids(self, ids: list[list[int]]) -> Scores:
         topic_p = np.zeros((len(ids), len(self.meta.topics)), dtype=np.float32)

@@ -93,6 +93,7 @@ class TorchPredictor(Predictor):
         return contextlib.nullcontext()
 
     def _score_ids(self, ids: list[list[int]]) -> Scores:
+        self.tagger.eval()  # the training loop scores dev through this predictor between epochs
         with torch.inference_mode(), self._autocast():
             return super()._score_ids(ids)
 

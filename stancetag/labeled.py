@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from stancetag.config import LabelsConfig
 from stancetag.errors import UserError, did_you_mean, located
 from stancetag.readers import iter_rows
@@ -163,3 +165,13 @@ def fingerprint(examples: list[Example]) -> str:
     for e in examples:
         digest.update(json.dumps([e.text, list(e.topics), e.tone, e.article]).encode("utf-8"))
     return digest.hexdigest()[:16]
+
+
+def gold_arrays(
+    examples: list[Example], topics: tuple[str, ...], tones: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, n_topics) 0/1 topic matrix and (n,) tone indices, in the config's label order."""
+    gold_topics = np.array([[int(t in e.topics) for t in topics] for e in examples], dtype=int)
+    gold_topics = gold_topics.reshape(len(examples), len(topics))
+    gold_tones = np.array([tones.index(e.tone) for e in examples], dtype=int)
+    return gold_topics, gold_tones

@@ -129,12 +129,15 @@ def test_reload_and_batching_give_identical_scores(trained_tiny):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [11])
 def test_same_seed_same_metrics(tiny_config, tmp_path, seed):
-    runs = []
-    for name in ("a", "b"):
+    runs, weights = [], []
+    for name, run_seed in (("a", seed), ("b", seed), ("other", seed + 1)):
         out = tmp_path / name
         result = runner.invoke(
-            app, ["train", "--config", str(tiny_config), "--output", str(out), "--epochs", "3", "--seed", str(seed)]
+            app, ["train", "--config", str(tiny_config), "--output", str(out), "--epochs", "3", "--seed", str(run_seed)]
         )
         assert result.exit_code == 0, result.output
         runs.append(json.loads((out / "stancetag.json").read_text())["dev_metrics"])
+        weights.append((out / "model.safetensors").read_bytes())
     assert runs[0] == runs[1]
+    assert weights[0] == weights[1]  # the same seed gives the same model, byte for byte
+    assert weights[2] != weights[0]  # and the seed is what decides it

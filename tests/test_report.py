@@ -311,6 +311,14 @@ def test_crossval_on_the_tiny_corpus(tiny_config):
     assert set(report["summary"]) == set(bootstrap.HEADLINE)
     for row in report["summary"].values():
         assert 0 <= row["mean"] <= 1 and row["std"] >= 0
+    # every sentence is scored exactly once, by a model that never saw its article
+    assert all(f["sentences"] + f["train_sentences"] == 60 for f in report["folds"])
+    articles = {e.article for e in load_examples(TINY_DATA, load_config(DATA / "tiny.yaml").labels)}
+    assert sum(f["articles"] for f in report["folds"]) == len(articles)
+    for name, row in report["summary"].items():
+        values = [f[name] for f in report["folds"]]
+        assert row["mean"] == pytest.approx(np.mean(values))
+        assert row["std"] == pytest.approx(np.std(values, ddof=1))
 
 
 def test_crossval_needs_enough_articles(tiny_config):

@@ -23,6 +23,36 @@ def test_overconfident_model_gets_a_temperature_above_one():
     assert 3.0 < fit_temperature(gold, overconfident) < 5.5
 
 
-def test_trained_model_stores_and_applies_its_temperature(trained_tiny):
-    meta = json.loads((trained_tiny / "stancetag.json").read_text())
-    assert 0.25 <= meta["tone_temperature"] <= 8.0
+def test_predict_applies_the_stored_temperature_to_the_tone_logits(trained_tiny, tmp_path):
+    """predict's tone probabilities are softmax(logits / T) with the T stored in stancetag.json."""
+    import shutil
+
+    import torch
+    from typer.testing import CliRunner
+
+    from stancetag.cli import app
+    from stancetag.model.predictor import encode_texts, pad_ids
+    from stancetag.model.torch_backend import TorchPredictor
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_tiny, model)
+    meta = json.loads((model / "stancetag.json").read_text())
+    meta["tone_temperature"] = 2.5  # far from the fitted value, so ignoring it cannot pass
+    (model / "stancetag.json").write_text(json.dumps(meta))
+    texts = ["Beijing warned Washington over Taiwan arms sales.", "The two sides agreed to resume talks."]
+
+    predictor = TorchPredictor.from_directory(model, device="cpu", precision="fp32")
+    ids, _ = encode_texts(predictor.tokenizer, texts, predictor.max_length)
+    input_ids, mask = pad_ids(ids, predictor.tokenizer.pad_token_id)
+    with torch.inference_mode():
+        _, tone_logits = predictor.tagger(torch.from_numpy(input_ids), torch.from_numpy(mask))
+    expected = _softmax(tone_logits.numpy() / 2.5)
+    np.testing.assert_allclose(predictor.predict_proba(texts).tone_probabilities, expected, atol=1e-5)
+
+    source = tmp_path / "two.txt"
+    source.write_text("\n".join(texts), encoding="utf-8")
+    result = CliRunner().invoke(app, ["predict", "--model", str(model), "--precision", "fp32", str(source)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    got = np.array([[r["tone_scores"][t] for t in meta["labels"]["tones"]] for r in records])
+    np.testing.assert_allclose(got, expected, atol=1e-4)

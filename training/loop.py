@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
 
 import stancetag
 from stancetag.config import Config
@@ -29,6 +30,7 @@ from stancetag.labeled import (
     check_label_coverage,
     find_leaks,
     fingerprint,
+    gold_arrays,
     leak_message,
     load_examples,
     split_by_article,
@@ -38,10 +40,11 @@ from stancetag.model.artifact import save_artifact
 from stancetag.model.distributed import Launch
 from stancetag.model.meta import ArtifactMeta
 from stancetag.model.network import StanceTagger, load_pretrained
-from stancetag.model.torch_backend import choose_device, to_device
+from stancetag.model.predictor import encode_texts
+from stancetag.model.torch_backend import TorchPredictor, choose_device
 from stancetag.training import checkpoint
 from stancetag.training.checkpoint import checkpoint_directory
-from stancetag.training.steps import Encoded, build_optimizer, build_schedule, pad_batch, parallel, run_epoch
+from stancetag.training.steps import Encoded, build_optimizer, parallel, run_epoch
 from stancetag.writers import publish_directory, staging_directory
 
 log = logging.getLogger(__name__)
@@ -63,51 +66,37 @@ def seed_everything(seed: int) -> None:
 
 
 def encode(examples: list[Example], tokenizer, config: Config, name: str) -> Encoded:
-    limit = config.model.max_length
-    rows = tokenizer([e.text for e in examples], truncation=True, max_length=limit + 1)["input_ids"]
-    truncated = sum(len(r) > limit for r in rows)
+    """Token ids (the predictor's tokenization) and label tensors of a training split."""
+    ids, truncated = encode_texts(tokenizer, [e.text for e in examples], config.model.max_length)
     if truncated:
-        log.warning("%s: %d sentence(s) longer than model.max_length=%d tokens were truncated", name, truncated, limit)
-    ids = [r if len(r) <= limit else r[: limit - 1] + r[-1:] for r in rows]
-    topics = config.labels.topics
-    topic_matrix = torch.tensor([[float(t in e.topics) for t in topics] for e in examples])
-    tones = torch.tensor([config.labels.tones.index(e.tone) for e in examples], dtype=torch.long)
-    return Encoded(ids, topic_matrix, tones)
+        log.warning(
+            "%s: %d sentence(s) longer than model.max_length=%d tokens were truncated",
+            name,
+            truncated,
+            config.model.max_length,
+        )
+    gold_topics, gold_tones = gold_arrays(examples, config.labels.topics, config.labels.tones)
+    return Encoded(ids, torch.from_numpy(gold_topics).float(), torch.from_numpy(gold_tones).long())
 
 
-def predict_probabilities(
-    tagger: StanceTagger, data: Encoded, pad_id: int, batch_size: int = 64
-) -> tuple[np.ndarray, np.ndarray]:
-    tagger.eval()
-    device = next(tagger.parameters()).device
-    order = sorted(range(len(data.ids)), key=lambda i: len(data.ids[i]))
-    topic_p = np.zeros(tuple(data.topics.shape), dtype=np.float32)
-    tone_p = np.zeros((len(data.ids), 0), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
-            topic_logits, tone_logits = tagger(to_device(input_ids, device), to_device(mask, device))
-            if tone_p.shape[1] == 0:
-                tone_p = np.zeros((len(data.ids), tone_logits.shape[1]), dtype=np.float32)
-            topic_p[batch] = torch.sigmoid(topic_logits).cpu().numpy()
-            tone_p[batch] = torch.softmax(tone_logits, dim=-1).cpu().numpy()
-    return topic_p, tone_p
+def dev_predictor(tagger: StanceTagger, tokenizer, config: Config, device: torch.device) -> TorchPredictor:
+    """The predictor `predict` will use, around the weights being trained: thresholds and temperature
+    are not fitted yet (0.5 and 1), and fp32 keeps dev scores independent of the CPU's bf16 support."""
+    meta = ArtifactMeta(config=config, thresholds=dict.fromkeys(config.labels.topics, 0.5), base_model="")
+    return TorchPredictor(tagger, tokenizer, meta, precision="fp32", device=str(device))
 
 
-def evaluate(
-    tagger: StanceTagger, data: Encoded, config: Config, pad_id: int
-) -> tuple[dict[str, Any], dict[str, float]]:
+def evaluate(predictor: TorchPredictor, dev: list[Example], config: Config) -> tuple[dict[str, Any], dict[str, float]]:
     """Dev metrics at thresholds tuned on that same dev set (what the saved model will use)."""
-    topic_p, tone_p = predict_probabilities(tagger, data, pad_id)
-    gold_topics = data.topics.numpy().astype(int)
-    thresholds = tune_thresholds(gold_topics, topic_p, config.labels.topics)
+    probabilities = predictor.predict_proba([e.text for e in dev])
+    gold_topics, gold_tones = gold_arrays(dev, config.labels.topics, config.labels.tones)
+    thresholds = tune_thresholds(gold_topics, probabilities.topic_probabilities, config.labels.topics)
     cut = np.array([thresholds[t] for t in config.labels.topics])
     metrics = score(
         gold_topics,
-        (topic_p >= cut).astype(int),
-        data.tones.numpy(),
-        tone_p.argmax(axis=1),
+        (probabilities.topic_probabilities >= cut).astype(int),
+        gold_tones,
+        probabilities.tone_probabilities.argmax(axis=1),
         config.labels.topics,
         config.labels.tones,
     )
@@ -203,14 +192,14 @@ def _train(
     )
     tagger.to(device)
     train_data = encode(train_examples, tokenizer, config, str(train_path))
-    dev_data = encode(dev_examples, tokenizer, config, "dev")
     pad_id = tokenizer.pad_token_id or 0
 
     t = config.training
     batches_per_epoch = -(-len(train_data.ids) // t.batch_size)
     steps_per_epoch = -(-batches_per_epoch // launch.world_size)  # each process runs its share of the batches
     optimizer = build_optimizer(tagger, config)
-    scheduler = build_schedule(optimizer, steps_per_epoch * t.epochs, t.warmup_ratio)
+    total_steps = steps_per_epoch * t.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, max(1, int(total_steps * t.warmup_ratio)), total_steps)
     topic_loss = nn.BCEWithLogitsLoss()
     tone_loss = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     shuffler = torch.Generator().manual_seed(t.seed)
@@ -239,6 +228,7 @@ def _train(
             log.info("no checkpoint at %s; starting from the first epoch", ckpt_dir)
         checkpoint.start(ckpt_dir, identity)
     model = parallel(tagger, device, launch)
+    scorer = dev_predictor(tagger, tokenizer, config, device)
 
     bar = tqdm(
         range(first_epoch, t.epochs + 1),
@@ -269,7 +259,7 @@ def _train(
         )
         speed = sentences / (time.perf_counter() - epoch_started)
         if launch.is_main:  # evaluation, checkpoints and logs: rank 0 only, the others wait at the broadcast
-            metrics, thresholds = evaluate(tagger, dev_data, config, pad_id)
+            metrics, thresholds = evaluate(scorer, dev_examples, config)
             dev_score = headline(metrics)
             improved = dev_score > best["score"] + 1e-6
             if improved:
@@ -323,8 +313,9 @@ def _train(
 
     if launch.is_main:
         tagger.load_state_dict(best_weights)
-        _, dev_tone_p = predict_probabilities(tagger, dev_data, pad_id)
-        tone_temperature = fit_temperature(dev_data.tones.numpy(), dev_tone_p)
+        dev_tone_p = scorer.predict_proba([e.text for e in dev_examples]).tone_probabilities
+        _, dev_tones = gold_arrays(dev_examples, config.labels.topics, config.labels.tones)
+        tone_temperature = fit_temperature(dev_tones, dev_tone_p)
         meta = ArtifactMeta(
             config=config,
             thresholds=best["thresholds"],

@@ -14,6 +14,7 @@ from stancetag.config import Config
 from stancetag.model import distributed
 from stancetag.model.distributed import Launch
 from stancetag.model.network import StanceTagger
+from stancetag.model.predictor import pad_ids
 from stancetag.model.torch_backend import resolve_precision, to_device
 
 
@@ -27,14 +28,9 @@ class Encoded:
 
 
 def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dynamic padding: pad to the longest sequence of this batch only."""
-    width = max(len(r) for r in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, row in enumerate(ids):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return input_ids, mask
+    """The predictor's dynamic padding, as torch tensors."""
+    input_ids, mask = pad_ids(ids, pad_id)
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
 
 def build_optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimizer:
@@ -59,17 +55,6 @@ def build_optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimiz
             for (is_head, decays), params in groups.items()
         ],
     )
-
-
-def build_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float):
-    warmup = max(1, int(total_steps * warmup_ratio))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def parallel(tagger: StanceTagger, device: torch.device, launch: Launch) -> nn.Module:
