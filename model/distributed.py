@@ -14,9 +14,7 @@ and every process runs the same number of steps.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -24,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from stancetag.errors import UserError
+from stancetag.launch import Launch
 
 T = TypeVar("T")
 
@@ -31,50 +30,6 @@ T = TypeVar("T")
 # has to outlast the slowest process: rank 0 evaluating and checkpointing while the others wait,
 # or the last shard of a long `predict` still being tagged while the others wait for the merge.
 TIMEOUT = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class Launch:
-    """This process's place among the processes of one launch (1 of 1 when not launched)."""
-
-    world_size: int = 1
-    rank: int = 0
-    local_rank: int = 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def launch_from_env(environ: Mapping[str, str] = os.environ) -> Launch:
-    """Read WORLD_SIZE, RANK and LOCAL_RANK as set by torchrun / accelerate launch."""
-    values = {}
-    for name, default in (("WORLD_SIZE", 1), ("RANK", 0), ("LOCAL_RANK", None)):
-        raw = environ.get(name)
-        try:
-            values[name] = default if raw in (None, "") else int(raw)
-        except ValueError:
-            raise UserError(f"environment variable {name}={raw!r}: expected a whole number; unset it") from None
-    world, rank = values["WORLD_SIZE"], values["RANK"]
-    local = rank if values["LOCAL_RANK"] is None else values["LOCAL_RANK"]
-    if world < 1 or not 0 <= rank < world or local < 0:
-        raise UserError(
-            f"environment: RANK={rank} of WORLD_SIZE={world} (LOCAL_RANK={local}) is not a valid place; "
-            "start several processes with torchrun or accelerate launch, or unset these variables"
-        )
-    return Launch(world, rank, local)
-
-
-def is_main_process() -> bool:
-    """True for a single process and for rank 0 of a launch: the one that logs and writes."""
-    try:
-        return launch_from_env().is_main
-    except UserError:
-        return True  # the command itself reports the bad variables
 
 
 def place_on_gpu(launch: Launch, device: torch.device, *, one_per_process: bool) -> torch.device:

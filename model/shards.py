@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from stancetag.errors import UserError
-from stancetag.model.distributed import Launch, gather, process_group
+from stancetag.launch import Launch
+from stancetag.model.distributed import gather, process_group
 from stancetag.model.predictor import Predictor
 from stancetag.readers import STDIN, iter_texts
 from stancetag.text import split_sentences

@@ -164,11 +164,10 @@ def predict(
 ) -> None:
     """Split articles into sentences and tag each with topics and a tone."""
     try:
+        # torch is imported only where it is needed: an ONNX export tags without it (cold start)
         from stancetag.config import PRECISIONS
-        from stancetag.model.distributed import launch_from_env, place_on_gpu
+        from stancetag.launch import launch_from_env
         from stancetag.model.predictor import load_predictor
-        from stancetag.model.shards import predict_sharded
-        from stancetag.model.torch_backend import choose_device
         from stancetag.readers import expand_inputs, iter_articles
         from stancetag.writers import FORMATS, RecordWriter, resumable_output
 
@@ -183,6 +182,10 @@ def predict(
         files = expand_inputs(inputs)
         launch = launch_from_env()
         if launch.distributed:  # under torchrun: this process's GPU (several processes may share one)
+            from stancetag.model.distributed import place_on_gpu
+            from stancetag.model.shards import predict_sharded
+            from stancetag.model.torch_backend import choose_device
+
             device = str(place_on_gpu(launch, choose_device(device), one_per_process=False))
         predictor = load_predictor(model, precision=precision, batch_size=batch_size, device=device)
         overrides = _parse_thresholds(threshold, predictor.meta.topics)

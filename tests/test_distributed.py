@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from stancetag.cli import app
 from stancetag.errors import UserError
-from stancetag.model.distributed import Launch, launch_from_env, share
+from stancetag.launch import Launch, launch_from_env
+from stancetag.model.distributed import share
 from stancetag.model.shards import merge_shards, shard_path
 
 from .conftest import TINY_DATA

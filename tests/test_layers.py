@@ -10,7 +10,7 @@ FOLDERS = {
     "evaluation": "stancetag.evaluation",
     "training": "stancetag.training",
 }
-FLOOR = {"errors", "config", "text", "readers", "writers", "labeled"}
+FLOOR = {"errors", "config", "text", "readers", "writers", "labeled", "launch"}
 LAYERS = {"floor": 0, "stancetag.model": 1, "stancetag.evaluation": 2, "stancetag.training": 3, "cli": 4}
 
 

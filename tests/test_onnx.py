@@ -154,3 +154,20 @@ def test_predict_speed_bench_prints_every_path(trained_tiny):
     assert lines[header + 1].split()[-3] == "1.00"  # the batch-32 pipeline is the reference of the ratios
     assert lines[header + 2].endswith("100.00%")  # fp32 torch agrees with itself
     assert any(line.startswith("stancetag ONNX Runtime int8: ") for line in lines)  # a row, or why it is not offered
+
+
+def test_predict_on_an_export_imports_neither_torch_nor_transformers(exported_tiny, tmp_path):
+    """The ONNX path's cold start: tagging with an export must not pay for importing torch."""
+    article = tmp_path / "one.txt"
+    article.write_text("The two sides agreed to resume talks.\n", encoding="utf-8")
+    probe = (
+        "import sys\n"
+        "from stancetag.cli import app\n"
+        f"sys.argv = ['stancetag', 'predict', '--model', {str(exported_tiny)!r}, {str(article)!r}]\n"
+        "try:\n    app()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tone"] in ("cooperative", "contentious", "neutral")
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -35,9 +35,9 @@ from stancetag.labeled import (
     load_examples,
     split_by_article,
 )
+from stancetag.launch import Launch, launch_from_env
 from stancetag.model import distributed
 from stancetag.model.artifact import save_artifact
-from stancetag.model.distributed import Launch
 from stancetag.model.meta import ArtifactMeta
 from stancetag.model.network import StanceTagger, load_pretrained
 from stancetag.model.predictor import encode_texts
@@ -165,7 +165,7 @@ def train(
     `training.batch_size` is the batch of one process; rank 0 alone evaluates, logs, checkpoints
     and writes the artifact while the others wait.
     """
-    launch = distributed.launch_from_env()
+    launch = launch_from_env()
     target = distributed.place_on_gpu(launch, choose_device(device), one_per_process=True)
     with distributed.process_group(launch, "nccl" if target.type == "cuda" else "gloo"):
         return _train(

@@ -11,8 +11,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from stancetag.config import Config
+from stancetag.launch import Launch
 from stancetag.model import distributed
-from stancetag.model.distributed import Launch
 from stancetag.model.network import StanceTagger
 from stancetag.model.predictor import pad_ids
 from stancetag.model.torch_backend import resolve_precision, to_device
