@@ -111,6 +111,9 @@ def _summary_lines(metrics: dict[str, Any]) -> list[str]:
         "topic operating points (apply one with: stancetag predict --threshold LABEL=VALUE)",
         *_aligned(OPERATING_TITLES, _operating_rows(metrics)),
     ]
+    for field in ("register", "era"):
+        if f"by_{field}" in metrics:
+            lines += ["", f"by {field} (sentences that record one)", *_aligned(*_group_rows(metrics, field))]
     art = metrics["articles"]
     lines += [
         "",
@@ -127,6 +130,18 @@ def _summary_lines(metrics: dict[str, Any]) -> list[str]:
             f"{e['gold_tone']}  predicted {_labels(e['predicted_topics'])} / {e['predicted_tone']}"
         )
     return lines
+
+
+GROUP_TITLES = ["sentences", "articles", *(HEADLINE_NAMES[k] for k in HEADLINE)]
+
+
+def _group_rows(metrics: dict[str, Any], field: str) -> tuple[list[str], list[list[str]]]:
+    """Titles and rows of the per-register (or per-era) scores."""
+    rows = [
+        [name, str(row["n"]), str(row["articles"]), *(f"{row[k]:.3f}" for k in HEADLINE)]
+        for name, row in metrics[f"by_{field}"].items()
+    ]
+    return [field, *GROUP_TITLES], rows
 
 
 def comparison_lines(comparison: dict[str, Any]) -> list[str]:
@@ -188,6 +203,11 @@ def model_markdown(metrics: dict[str, Any], prefix: str = "", level: str = "##")
         *_md_table(titles, rows),
         *(f"- {n}" for n in notes),
         "",
+    ]
+    for field in ("register", "era"):
+        if f"by_{field}" in metrics:
+            lines += [f"{level} Scores by {field}", "", *_md_table(*_group_rows(metrics, field)), ""]
+    lines += [
         f"{level} Topics at the stored thresholds",
         "",
     ]

@@ -21,7 +21,7 @@ from stancetag.evaluation import bootstrap, calibration
 from stancetag.evaluation.baselines import BASELINES, Outputs, TrainingData, baseline_outputs, training_data
 from stancetag.evaluation.metrics import f1_from_counts, score
 from stancetag.evaluation.thresholds import THRESHOLD_GRID, best_cut, sweep
-from stancetag.labeled import Example, find_leaks, gold_arrays, load_examples
+from stancetag.labeled import GROUP_FIELDS, Example, find_leaks, gold_arrays, load_examples
 from stancetag.model.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
@@ -269,6 +269,10 @@ def evaluate_outputs(
         "topics": calibration.topic_calibration(gold.topics, outputs.topic_probabilities),
         "tone": calibration.tone_calibration(gold.tones, outputs.tone_probabilities),
     }
+    for field in GROUP_FIELDS:
+        groups = group_report(gold, outputs, topics, tones, field)
+        if groups:
+            metrics[f"by_{field}"] = groups
     metrics["thresholds"] = threshold_report(gold.topics, outputs.topic_probabilities, thresholds, topics)
     metrics["articles"] = article_report(gold, outputs, topics, tones)
     topic_wrong, tone_wrong, _ = _mistake_confidence(gold, outputs)
@@ -277,6 +281,36 @@ def evaluate_outputs(
         "most_confident": error_rows(gold, outputs, topics, tones, errors),
     }
     return Evaluation(name, topics, tones, gold, outputs, counts, metrics)
+
+
+def group_report(
+    gold: Gold, outputs: Outputs, topics: tuple[str, ...], tones: tuple[str, ...], field: str
+) -> dict[str, dict[str, Any]]:
+    """The headline scores on the sentences of each register (or era), where the data records one.
+
+    Sentences without the field are left out of this breakdown (they still count everywhere else).
+    """
+    values = [e.group(field) for e in gold.examples]
+    out = {}
+    for value in sorted({v for v in values if v is not None}):
+        rows = np.array([v == value for v in values])
+        scored = score(
+            gold.topics[rows],
+            outputs.topic_predictions[rows].astype(int),
+            gold.tones[rows],
+            outputs.tone_predictions[rows],
+            topics,
+            tones,
+        )
+        out[value] = {
+            "n": int(rows.sum()),
+            "articles": len({e.article for e, r in zip(gold.examples, rows, strict=True) if r}),
+            "topic_micro_f1": scored["topics"]["micro_f1"],
+            "topic_macro_f1": scored["topics"]["macro_f1"],
+            "tone_accuracy": scored["tone"]["accuracy"],
+            "tone_macro_f1": scored["tone"]["macro_f1"],
+        }
+    return out
 
 
 def _load_model(folder: Path) -> tuple[Any, ArtifactMeta]:

@@ -324,8 +324,12 @@ def crossval(
     seed: Annotated[Optional[int], typer.Option(help="Override training.seed (also seeds the folds).")] = None,
     base_model: Annotated[Optional[str], typer.Option(help="Override model.base_model: folder or hub name.")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    by: Annotated[
+        Optional[str],
+        typer.Option(help="register (or era): leave one out: train without it, score on it; --folds is ignored."),
+    ] = None,
 ) -> None:
-    """Train and score one model per article-grouped fold; print each metric's mean and std."""
+    """Train and score one model per article-grouped fold (or per held-out register); print means and std."""
     try:
         from stancetag.config import load_config, with_overrides
         from stancetag.training.crossval import crossval as run_crossval
@@ -337,7 +341,7 @@ def crossval(
         cfg = load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
-        result = run_crossval(cfg, data, folds, progress=logging.getLogger().level <= logging.INFO)
+        result = run_crossval(cfg, data, folds, by=by, progress=logging.getLogger().level <= logging.INFO)
         typer.echo(render_json(result.to_json()) if format == "json" else crossval_table(result), nl=False)
     except UserError as err:
         _fail(err)

@@ -31,6 +31,14 @@ class Example:
     article: str
     source: str
     line: int
+    # Optional description of where the sentence comes from (docs/labeling.md, "Data format"):
+    # the voice it is written in ("wire", "opinion", ...) and its era ("2009-2012", ...).
+    register: str | None = None
+    era: str | None = None
+
+    def group(self, field: str) -> str | None:
+        """The value of an optional grouping field ("register" or "era"), or None where absent."""
+        return getattr(self, field)
 
 
 def _text_of(path: Path, number: int, row: dict) -> str:
@@ -80,6 +88,18 @@ def _tone_of(path: Path, number: int, row: dict, labels: LabelsConfig) -> str:
     return tone
 
 
+GROUP_FIELDS = ("register", "era")
+
+
+def _group_of(path: Path, number: int, row: dict, field: str) -> str | None:
+    value = row.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise located(path, number, f'"{field}" must be a non-empty string like "opinion", found {value!r}; or omit it')
+    return value.strip()
+
+
 def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
     """Read a labeled JSONL or CSV file; every problem is an error naming the file and line."""
     path = Path(path)
@@ -95,6 +115,8 @@ def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
             article=str(article) if article not in (None, "") else f"{path.name}:{number}",
             source=str(path),
             line=number,
+            register=_group_of(path, number, row, "register"),
+            era=_group_of(path, number, row, "era"),
         )
         earlier = first_seen.get(text)
         if earlier is not None:

@@ -21,7 +21,7 @@ from stancetag.config import Config
 from stancetag.errors import UserError
 from stancetag.evaluation.bootstrap import HEADLINE, HEADLINE_NAMES
 from stancetag.evaluation.metrics import evaluate_predictor
-from stancetag.labeled import Example, load_examples
+from stancetag.labeled import GROUP_FIELDS, Example, load_examples
 from stancetag.model.torch_backend import TorchPredictor
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,13 @@ TRAIN_FILE = "train.jsonl"
 class CrossvalResult:
     folds: list[dict[str, Any]]
     summary: dict[str, dict[str, float]]  # metric -> mean, std
+    by: str | None = None  # "register" for leave-one-register-out; None for article-grouped folds
 
     def to_json(self) -> dict[str, Any]:
-        return {"folds": self.folds, "summary": self.summary, "std": "sample standard deviation (ddof=1)"}
+        out = {"folds": self.folds, "summary": self.summary, "std": "sample standard deviation (ddof=1)"}
+        if self.by is not None:
+            out["by"] = self.by
+        return out
 
 
 def fold_indices(examples: list[Example], folds: int, seed: int) -> list[np.ndarray]:
@@ -53,10 +57,26 @@ def fold_indices(examples: list[Example], folds: int, seed: int) -> list[np.ndar
     return [test for _, test in splitter.split(np.zeros(len(examples)), groups=articles)]
 
 
+def group_indices(examples: list[Example], field: str) -> list[tuple[str, np.ndarray]]:
+    """(value, indices) per value of `field`: each fold scores one register (or era) and trains on the
+    others. Sentences that record no value are never scored, only trained on."""
+    if field not in GROUP_FIELDS:
+        raise UserError(f"--by {field!r}: choose one of {', '.join(GROUP_FIELDS)}")
+    values = [e.group(field) for e in examples]
+    names = sorted({v for v in values if v is not None})
+    if len(names) < 2:
+        raise UserError(
+            f"{examples[0].source}: --by {field} needs sentences of at least 2 {field}s, found {len(names)}; "
+            f'record a "{field}" on each row, or drop --by'
+        )
+    return [(name, np.array([i for i, v in enumerate(values) if v == name])) for name in names]
+
+
 def _write_jsonl(examples: list[Example], path: Path) -> None:
     with path.open("w", encoding="utf-8") as stream:
         for e in examples:
             row = {"text": e.text, "topics": list(e.topics), "tone": e.tone, "article": e.article}
+            row.update({field: e.group(field) for field in GROUP_FIELDS if e.group(field) is not None})
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -69,8 +89,15 @@ def _headline(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def crossval(config: Config, data: Path, folds: int, *, progress: bool = False) -> CrossvalResult:
-    """Train and score one model per fold; returns per-fold headline metrics and mean/std."""
+def crossval(
+    config: Config, data: Path, folds: int, *, by: str | None = None, progress: bool = False
+) -> CrossvalResult:
+    """Train and score one model per fold; returns per-fold headline metrics and mean/std.
+
+    With `by="register"` the folds are the registers: each model is trained without one register
+    and scored on it (leave-one-register-out), which measures how the model carries to a voice it
+    has not read. `folds` is then ignored.
+    """
     from stancetag.training.loop import train
 
     examples = load_examples(data, config.labels)
@@ -78,7 +105,12 @@ def crossval(config: Config, data: Path, folds: int, *, progress: bool = False) 
         raise UserError(f"{data}: no labeled sentences; cross-validation needs labeled data")
     results = []
     with tempfile.TemporaryDirectory(prefix="stancetag-crossval-") as tmp:
-        for k, scored_index in enumerate(fold_indices(examples, folds, config.training.seed), start=1):
+        if by is None:
+            plan = [(None, index) for index in fold_indices(examples, folds, config.training.seed)]
+        else:
+            plan = group_indices(examples, by)
+        folds = len(plan)
+        for k, (held_out, scored_index) in enumerate(plan, start=1):
             scored_set = set(scored_index.tolist())
             scored = [e for i, e in enumerate(examples) if i in scored_set]
             training = [e for i, e in enumerate(examples) if i not in scored_set]
@@ -102,6 +134,7 @@ def crossval(config: Config, data: Path, folds: int, *, progress: bool = False) 
             results.append(
                 {
                     "fold": k,
+                    **({"held_out": held_out} if by is not None else {}),
                     "sentences": len(scored),
                     "articles": n_articles,
                     "train_sentences": len(training),
@@ -113,7 +146,7 @@ def crossval(config: Config, data: Path, folds: int, *, progress: bool = False) 
     for name in HEADLINE:
         values = np.array([r[name] for r in results])
         summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1))}
-    return CrossvalResult(results, summary)
+    return CrossvalResult(results, summary, by)
 
 
 def crossval_table(result: CrossvalResult) -> str:
@@ -123,12 +156,21 @@ def crossval_table(result: CrossvalResult) -> str:
     header = f"{'fold':<6}{'sentences':>10}{'articles':>10}  " + "  ".join(
         n.rjust(w) for n, w in zip(names, widths, strict=True)
     )
+    if result.by is not None:
+        header = f"{result.by[:14]:<16}" + header[6:]
     lines = [header]
     for r in result.folds:
         cells = "  ".join(f"{r[n]:.3f}".rjust(w) for n, w in zip(HEADLINE, widths, strict=True))
-        lines.append(f"{r['fold']:<6}{r['sentences']:>10}{r['articles']:>10}  {cells}")
+        name = f"{r['fold']:<6}" if result.by is None else f"{r['held_out'][:14]:<16}"
+        lines.append(f"{name}{r['sentences']:>10}{r['articles']:>10}  {cells}")
     for stat in ("mean", "std"):
         cells = "  ".join(f"{result.summary[n][stat]:.3f}".rjust(w) for n, w in zip(HEADLINE, widths, strict=True))
-        lines.append(f"{stat:<26}  {cells}")
-    lines.append(f"({len(result.folds)} article-grouped folds; std is the sample standard deviation across folds)")
+        lines.append(f"{stat:<{len(name) + 20}}  {cells}")
+    if result.by is None:
+        lines.append(f"({len(result.folds)} article-grouped folds; std is the sample standard deviation across folds)")
+    else:
+        lines.append(
+            f"(leave-one-{result.by}-out: each row is a model trained without that {result.by} and scored on it; "
+            "std is the sample standard deviation across rows)"
+        )
     return "\n".join(lines) + "\n"
