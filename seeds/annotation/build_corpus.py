@@ -3,11 +3,13 @@
     python seeds/annotation/build_corpus.py
 
 Inputs, all in seeds/annotation/:
-  pass_a_K.jsonl      the writers' labels (text, topics, tone, article), pass A
+  pass_a_K.jsonl      the writers' labels (text, topics, tone, article; register and era from batch 9 on), pass A
   pass_b_K.jsonl      a second annotator's blind labels by sentence id "K-NNNN", pass B
   adjudicated_*.jsonl the decision on every sentence where the passes disagreed
-Outputs: the three splits (by article, about 70/15/15 within each writer's batch so that every
-split covers every theme; the seed article goes to test) and agreement.json (Cohen's kappa).
+  eras_wire.json      the era of each article of batches 1-8 (written before registers existed: all `wire`)
+Outputs: the three splits (by article, about 70/15/15 within each writer's batch, and within each register
+of a batch, so that every split covers every theme and every register; the seed article goes to test) and
+agreement.json (Cohen's kappa, overall and per register).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ SEEDS = HERE.parent
 TOPICS = ("taiwan", "trade", "military_ties")
 TONES = ("cooperative", "contentious", "neutral")
 SEED = 2026
+FIRST_V2_BATCH = 9  # batches before this one are the wire-only corpus v1
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -63,12 +66,37 @@ def drop_near_copies(batches: dict[int, list[dict]]) -> list[tuple[str, str]]:
     return dropped
 
 
+def kappas(pass_a: list[dict], pass_b: list[dict]) -> dict[str, dict[str, float]]:
+    """Cohen's kappa and raw agreement of the two passes, per topic and for tone."""
+    out = {}
+    pairs = {topic: ([topic in r["topics"] for r in pass_a], [topic in r["topics"] for r in pass_b]) for topic in TOPICS}
+    pairs["tone"] = ([r["tone"] for r in pass_a], [r["tone"] for r in pass_b])
+    for name, (a, b) in pairs.items():
+        same = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+        kappa = cohen_kappa_score(a, b) if len(set(a) | set(b)) > 1 else 1.0
+        out[name] = {"kappa": round(float(kappa), 3), "raw_agreement": round(same, 3)}
+    return out
+
+
+def split_articles(rows: list[dict], rng: random.Random) -> dict[str, str]:
+    """Article -> split, about 70/15/15 by article; at least one test article for any group of 3 or more."""
+    articles = list(dict.fromkeys(r["article"] for r in rows))
+    rng.shuffle(articles)
+    n_dev = n_test = round(0.15 * len(articles))
+    if len(articles) >= 3:
+        n_dev, n_test = max(1, n_dev), max(1, n_test)
+    which = {a: "dev" for a in articles[:n_dev]}
+    which.update({a: "test" for a in articles[n_dev : n_dev + n_test]})
+    return which
+
+
 def main() -> None:
+    eras_wire = json.loads((HERE / "eras_wire.json").read_text(encoding="utf-8"))
     adjudicated = {}
     for path in sorted(HERE.glob("adjudicated_*.jsonl")):
         adjudicated.update({r["id"]: r for r in read_jsonl(path)})
     batches = sorted(int(p.stem.rsplit("_", 1)[1]) for p in HERE.glob("pass_a_*.jsonl"))
-    pass_a, pass_b, final_by_batch = [], [], {}
+    pass_a, pass_b, batch_of, final_by_batch = [], [], [], {}
     for k in batches:
         rows = read_jsonl(HERE / f"pass_a_{k}.jsonl")
         second = {r["id"]: r for r in read_jsonl(HERE / f"pass_b_{k}.jsonl")}
@@ -78,31 +106,34 @@ def main() -> None:
             b = second[rid]
             pass_a.append(row)
             pass_b.append(b)
+            batch_of.append(k)
             agree = set(row["topics"]) == set(b["topics"]) and row["tone"] == b["tone"]
             label = row if agree else adjudicated[rid]
+            if k < FIRST_V2_BATCH:
+                row = {**row, "register": "wire", "era": eras_wire[row["article"]]}
             final.append(
                 {
                     "text": row["text"].strip(),
                     "topics": ordered(label["topics"]),
                     "tone": label["tone"],
                     "article": row["article"],
+                    "register": row["register"],
+                    "era": row["era"],
                 }
             )
         final_by_batch[k] = final
 
-    agreement = {"sentences": len(pass_a), "per_label": {}}
-    for topic in TOPICS:
-        a = [topic in r["topics"] for r in pass_a]
-        b = [topic in r["topics"] for r in pass_b]
-        agreement["per_label"][topic] = {
-            "kappa": round(cohen_kappa_score(a, b), 3),
-            "raw_agreement": round(sum(x == y for x, y in zip(a, b, strict=True)) / len(a), 3),
+    agreement = {"sentences": len(pass_a), "per_label": kappas(pass_a, pass_b)}
+    registers = [r["register"] if k >= FIRST_V2_BATCH else "wire" for k, r in zip(batch_of, pass_a, strict=True)]
+    agreement["per_register"] = {
+        name: {
+            "sentences": registers.count(name),
+            "per_label": kappas(
+                [a for a, g in zip(pass_a, registers, strict=True) if g == name],
+                [b for b, g in zip(pass_b, registers, strict=True) if g == name],
+            ),
         }
-    a = [r["tone"] for r in pass_a]
-    b = [r["tone"] for r in pass_b]
-    agreement["per_label"]["tone"] = {
-        "kappa": round(cohen_kappa_score(a, b), 3),
-        "raw_agreement": round(sum(x == y for x, y in zip(a, b, strict=True)) / len(a), 3),
+        for name in sorted(set(registers))
     }
     agreement["disagreements_adjudicated"] = sum(
         1 for x, y in zip(pass_a, pass_b, strict=True) if set(x["topics"]) != set(y["topics"]) or x["tone"] != y["tone"]
@@ -117,14 +148,15 @@ def main() -> None:
     rng = random.Random(SEED)
     for k in batches:
         rows = final_by_batch[k]
-        articles = list(dict.fromkeys(r["article"] for r in rows))
-        rng.shuffle(articles)
-        n_dev = n_test = round(0.15 * len(articles))
-        which = {a: "dev" for a in articles[:n_dev]}
-        which.update({a: "test" for a in articles[n_dev : n_dev + n_test]})
+        if k < FIRST_V2_BATCH:
+            which = split_articles(rows, rng)  # the v1 splits, unchanged: one draw per batch, in batch order
+        else:
+            which = {}
+            for register in sorted({r["register"] for r in rows}):
+                which.update(split_articles([r for r in rows if r["register"] == register], random.Random(SEED + k)))
         for row in rows:
             splits[which.get(row["article"], "train")].append(row)
-    splits["test"] += read_jsonl(SEEDS / "seed_article.jsonl")
+    splits["test"] += [{**r, "register": "wire", "era": "2021-2024"} for r in read_jsonl(SEEDS / "seed_article.jsonl")]
 
     for name, rows in splits.items():
         with (SEEDS / f"{name}.jsonl").open("w", encoding="utf-8") as f:

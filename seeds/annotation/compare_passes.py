@@ -4,6 +4,7 @@ python seeds/annotation/compare_passes.py OUT_DIR K [K ...]
 """
 
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -29,14 +30,13 @@ for k in batches:
         first.append(row)
         second.append(other)
         if set(row["topics"]) != set(other["topics"]) or row["tone"] != other["tone"]:
+            labels = [
+                {"topics": [t for t in TOPICS if t in row["topics"]], "tone": row["tone"]},
+                {"topics": [t for t in TOPICS if t in other["topics"]], "tone": other["tone"]},
+            ]
+            random.Random(rid).shuffle(labels)  # unattributed: the adjudicator cannot tell pass A from pass B
             disagreements.append(
-                {
-                    "id": rid,
-                    "text": row["text"],
-                    "article": row["article"],
-                    "label_1": {"topics": [t for t in TOPICS if t in row["topics"]], "tone": row["tone"]},
-                    "label_2": {"topics": [t for t in TOPICS if t in other["topics"]], "tone": other["tone"]},
-                }
+                {"id": rid, "text": row["text"], "article": row["article"], "label_1": labels[0], "label_2": labels[1]}
             )
     (out_dir / f"disagree_{k}.jsonl").write_text(
         "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in disagreements), encoding="utf-8"
