@@ -12,6 +12,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
 from transformers.utils import logging as hf_logging
 
 from stancetag.errors import UserError
+from stancetag.model.encoders import PARTS_PREFIX, resolve_parts
 
 PACKAGE_PREFIX = "pkg:"
 
@@ -22,8 +23,11 @@ def resolve_base_model(name: str) -> str:
     """Turn the config's `model.base_model` into something `from_pretrained` can load.
 
     `pkg:MODULE/FOLDER` is a model folder shipped inside an installed Python package (the default
-    MiniLM); an existing local folder is used as is; anything else is passed on as a hub name.
+    MiniLM); `parts:NAME` a zipped folder split over several packages (`encoders`); an existing
+    local folder is used as is; anything else is passed on as a hub name.
     """
+    if name.startswith(PARTS_PREFIX):
+        return resolve_parts(name)
     if name.startswith(PACKAGE_PREFIX):
         module, _, folder = name[len(PACKAGE_PREFIX) :].partition("/")
         try:
