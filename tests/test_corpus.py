@@ -13,6 +13,11 @@ from stancetag.labeled import load_examples
 SEEDS = Path(__file__).parents[1] / "seeds"
 SPLITS = ("train", "dev", "test")
 SEED_ARTICLE = "seed-000"
+REGISTERS = {
+    "wire", "feature_lead", "analysis", "opinion", "interview", "explainer",
+    "profile", "markets", "domestic", "world", "culture",
+}
+ERAS = {"2009-2012", "2013-2016", "2017-2020", "2021-2024", "2025-2026"}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +31,8 @@ def test_every_row_has_the_schema_and_config_labels():
     for name in SPLITS:
         for number, line in enumerate((SEEDS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines(), 1):
             row = json.loads(line)
-            assert set(row) == {"text", "topics", "tone", "article"}, f"{name}:{number}"
+            assert set(row) == {"text", "topics", "tone", "article", "register", "era"}, f"{name}:{number}"
+            assert row["register"] in REGISTERS and row["era"] in ERAS, f"{name}:{number}"
             assert row["text"] == row["text"].strip() and row["text"]
             assert set(row["topics"]) <= set(config.labels.topics)
             assert len(set(row["topics"])) == len(row["topics"])
@@ -35,16 +41,38 @@ def test_every_row_has_the_schema_and_config_labels():
 
 def test_counts_and_balance(corpus):
     written = [e for name in SPLITS for e in corpus[name] if e.article != SEED_ARTICLE]
-    assert len(written) >= 1500
+    assert len(written) >= 6000
     articles = Counter(e.article for e in written)
-    assert len(articles) >= 120
-    assert all(8 <= n <= 15 for n in articles.values()), [a for a, n in articles.items() if not 8 <= n <= 15]
+    assert len(articles) >= 420
+    assert all(8 <= n <= 18 for n in articles.values()), [a for a, n in articles.items() if not 8 <= n <= 18]
     topics = Counter(t for e in written for t in e.topics)
     tones = Counter(e.tone for e in written)
     assert min(topics[t] for t in ("taiwan", "trade", "military_ties")) >= 300, topics
     assert min(tones[t] for t in ("cooperative", "contentious", "neutral")) >= 300, tones
     assert sum(not e.topics for e in written) >= 0.20 * len(written)
     assert sum(len(e.topics) >= 2 for e in written) >= 0.15 * len(written)
+
+
+def test_corpus_v2_is_written_in_many_voices_like_real_reporting(corpus):
+    """The sentences added for v2 (articles r9-... on): the balance issue #10 asks of them."""
+    new = [e for name in SPLITS for e in corpus[name] if e.article.startswith("r")]
+    assert len(new) >= 3500 and len({e.article for e in new}) >= 250
+    assert sum(not e.topics for e in new) >= 0.40 * len(new)
+    assert sum(e.tone == "neutral" for e in new) >= 0.35 * len(new)
+    words = [len(e.text.split()) for e in new]
+    assert sum(words) / len(words) >= 30
+    assert sum(w > 40 for w in words) >= 0.25 * len(new)
+    registers = Counter(e.register for e in new)
+    assert set(registers) == REGISTERS, registers
+    assert max(registers.values()) <= 0.25 * len(new), registers  # no single voice dominates
+    eras = Counter(e.era for e in new)
+    assert set(eras) == ERAS and min(eras.values()) >= 0.1 * len(new), eras
+
+
+def test_every_register_and_era_is_in_every_split(corpus):
+    for name in SPLITS:
+        assert {e.register for e in corpus[name]} == REGISTERS, name
+        assert {e.era for e in corpus[name]} == ERAS, name
 
 
 def test_splits_are_disjoint_by_article_and_text(corpus):
