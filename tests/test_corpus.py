@@ -1,6 +1,7 @@
 """The shipped corpus itself: schema, label names from the config, counts, balance, clean splits."""
 
 import json
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_counts_and_balance(corpus):
     assert min(topics[t] for t in ("taiwan", "trade", "military_ties")) >= 300, topics
     assert min(tones[t] for t in ("cooperative", "contentious", "neutral")) >= 300, tones
     assert sum(not e.topics for e in written) >= 0.20 * len(written)
-    assert sum(len(e.topics) >= 2 for e in written) >= 0.15 * len(written)
+    assert sum(len(e.topics) >= 2 for e in written) >= 500  # overlaps: drills around Taiwan, arms sales, chip curbs
 
 
 def test_corpus_v2_is_written_in_many_voices_like_real_reporting(corpus):
@@ -89,23 +90,30 @@ def test_splits_are_disjoint_by_article_and_text(corpus):
 
 
 def test_no_near_copies():
-    """No two sentences share almost all their words (catches template filling and paraphrase copies)."""
+    """No two sentences share almost all their words (catches template filling and paraphrase copies).
+
+    Prefix filtering keeps this fast: two word sets with Jaccard >= 0.8 must share one of the rarest
+    len - ceil(0.8 * len) + 1 words of each, so only sentences sharing such a word are compared.
+    """
     words = {}
     for name in SPLITS:
         for line in (SEEDS / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
             text = json.loads(line)["text"]
             words[text] = frozenset(re.findall(r"[a-z0-9']+", text.lower()))
+    frequency = Counter(word for bag in words.values() for word in bag)
     index: dict[str, list[str]] = {}
+    prefixes = {}
     for text, bag in words.items():
-        for word in bag:
+        rarest = sorted(bag, key=lambda w: (frequency[w], w))
+        prefixes[text] = rarest[: len(bag) - math.ceil(0.8 * len(bag)) + 1]
+        for word in prefixes[text]:
             index.setdefault(word, []).append(text)
     for text, bag in words.items():
         if len(bag) < 6:
             continue
-        overlap = Counter(other for word in bag for other in index[word] if other != text)
-        for other, shared in overlap.items():
-            union = len(bag | words[other])
-            assert shared / union < 0.8, f"near-copies:\n  {text}\n  {other}"
+        for other in {o for word in prefixes[text] for o in index[word] if o != text}:
+            shared = len(bag & words[other])
+            assert shared / len(bag | words[other]) < 0.8, f"near-copies:\n  {text}\n  {other}"
 
 
 def test_seed_article_is_test_only(corpus):

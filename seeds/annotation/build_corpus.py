@@ -7,6 +7,7 @@ Inputs, all in seeds/annotation/:
   pass_b_K.jsonl      a second annotator's blind labels by sentence id "K-NNNN", pass B
   adjudicated_*.jsonl the decision on every sentence where the passes disagreed
   eras_wire.json      the era of each article of batches 1-8 (written before registers existed: all `wire`)
+  corrections.jsonl   labels changed after adjudication, when a guide row settled later decides a sentence
 Outputs: the three splits (by article, about 70/15/15 within each writer's batch, and within each register
 of a batch, so that every split covers every theme and every register; the seed article goes to test) and
 agreement.json (Cohen's kappa, overall and per register).
@@ -69,7 +70,7 @@ def drop_near_copies(batches: dict[int, list[dict]]) -> list[tuple[str, str]]:
 def kappas(pass_a: list[dict], pass_b: list[dict]) -> dict[str, dict[str, float]]:
     """Cohen's kappa and raw agreement of the two passes, per topic and for tone."""
     out = {}
-    pairs = {topic: ([topic in r["topics"] for r in pass_a], [topic in r["topics"] for r in pass_b]) for topic in TOPICS}
+    pairs = {t: ([t in r["topics"] for r in pass_a], [t in r["topics"] for r in pass_b]) for t in TOPICS}
     pairs["tone"] = ([r["tone"] for r in pass_a], [r["tone"] for r in pass_b])
     for name, (a, b) in pairs.items():
         same = sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
@@ -92,6 +93,7 @@ def split_articles(rows: list[dict], rng: random.Random) -> dict[str, str]:
 
 def main() -> None:
     eras_wire = json.loads((HERE / "eras_wire.json").read_text(encoding="utf-8"))
+    corrections = {r["id"]: r for r in read_jsonl(HERE / "corrections.jsonl")}
     adjudicated = {}
     for path in sorted(HERE.glob("adjudicated_*.jsonl")):
         adjudicated.update({r["id"]: r for r in read_jsonl(path)})
@@ -108,7 +110,7 @@ def main() -> None:
             pass_b.append(b)
             batch_of.append(k)
             agree = set(row["topics"]) == set(b["topics"]) and row["tone"] == b["tone"]
-            label = row if agree else adjudicated[rid]
+            label = corrections.get(rid) or (row if agree else adjudicated[rid])
             if k < FIRST_V2_BATCH:
                 row = {**row, "register": "wire", "era": eras_wire[row["article"]]}
             final.append(
