@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list, gather_object, reduce
 
 from stancetag.errors import UserError
 from stancetag.launch import Launch
@@ -67,7 +69,8 @@ def process_group(launch: Launch, backend: str) -> Iterator[None]:
         yield
         return
     try:
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        # accelerate joins the launcher's rendezvous (torchrun's or its own environment variables)
+        PartialState(cpu=backend == "gloo", backend=backend, timeout=TIMEOUT)
     except (ValueError, RuntimeError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(
@@ -77,7 +80,8 @@ def process_group(launch: Launch, backend: str) -> Iterator[None]:
     try:
         yield
     finally:
-        dist.destroy_process_group()
+        PartialState().destroy_process_group()
+        PartialState._reset_state()  # accelerate keeps its state per Python process; a later command starts fresh
 
 
 def active() -> bool:
@@ -86,39 +90,30 @@ def active() -> bool:
 
 def barrier() -> None:
     """Wait until every process gets here (rank 0 writing files while the others wait)."""
-    if not active():
-        return
-    if dist.get_backend() == "nccl":  # name the GPU, or NCCL guesses one (and warns)
-        dist.barrier(device_ids=[torch.cuda.current_device()])
-    else:
-        dist.barrier()
+    if active():
+        PartialState().wait_for_everyone()
 
 
 def broadcast(value: T) -> T:
     """Rank 0's `value`, on every process (picklable values: decisions, metrics, histories)."""
     if not active():
         return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
+    return broadcast_object_list([value], from_process=0)[0]
 
 
 def gather(value: T) -> list[T] | None:
     """Every process's `value` in rank order on rank 0; None on the other ranks."""
     if not active():
         return [value]
-    out: list[Any] | None = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
-    dist.gather_object(value, out, dst=0)
-    return out
+    values = gather_object([value])
+    return values if dist.get_rank() == 0 else None
 
 
 def sum_across(values: list[float], device: torch.device) -> list[float]:
     """Element-wise sums over all processes (float64, so counts and sums stay exact)."""
     if not active():
         return values
-    tensor = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return tensor.tolist()
+    return reduce(torch.tensor(values, dtype=torch.float64, device=device), reduction="sum").tolist()
 
 
 def share(items: list[T], launch: Launch) -> list[T]:
