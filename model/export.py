@@ -110,10 +110,9 @@ def _quiet_onnx_tools():
 def _export_graph(tagger, tokenizer, path: Path) -> None:
     import torch
 
-    # The TorchScript exporter (`dynamo=False`): with torch 2.13 it needs no onnxscript, takes about
-    # a second for MiniLM, writes one self-contained file, and its graph ran faster on ONNX Runtime
-    # than the dynamo exporter's in our measurements. The example batch is padded, so the traced
-    # attention masking is the general one.
+    # The TorchScript exporter (`dynamo=False`) needs no onnxscript and writes one self-contained
+    # file (README, "Performance", compares it with the dynamo exporter). The example batch is
+    # padded, so the traced attention masking is the general one.
     example = tokenizer(["A short one.", "A somewhat longer example sentence to trace."], padding=True)
     args = tuple(torch.tensor(example[name], dtype=torch.long) for name in INPUT_NAMES)
     dynamic = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES}

@@ -3,13 +3,13 @@ data fingerprints. Read and validated without torch, so the ONNX predictor never
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stancetag.config import Config, config_from_dict
 from stancetag.errors import UserError
+from stancetag.readers import read_json_file
 
 FORMAT_VERSION = 1
 META_FILE = "stancetag.json"
@@ -113,8 +113,4 @@ def read_meta(folder: str | Path) -> ArtifactMeta:
             f"{folder}: no {META_FILE} in this directory; it is not a stancetag model "
             "(train one with `stancetag train --output DIR`)"
         )
-    try:
-        raw = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{meta_path}: not valid JSON ({err}); the model directory is damaged") from err
-    return _meta_from_json(raw, meta_path)
+    return _meta_from_json(read_json_file(meta_path, "the model directory is damaged"), meta_path)

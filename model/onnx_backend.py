@@ -20,6 +20,7 @@ import numpy as np
 from stancetag.errors import UserError
 from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
 from stancetag.model.predictor import Predictor
+from stancetag.readers import read_json_file
 
 ONNX_FILE = "model.onnx"
 EXPORT_FILE = "onnx.json"
@@ -43,10 +44,7 @@ def read_export_info(folder: Path) -> dict[str, Any]:
             f"{folder}: {ONNX_FILE} without {EXPORT_FILE}; it was not written by `stancetag export --onnx`, "
             "export the model again"
         )
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err}); export the model again") from err
+    info = read_json_file(path, "export the model again")
     if not isinstance(info, dict) or info.get("format_version") != EXPORT_FORMAT_VERSION:
         found = info.get("format_version") if isinstance(info, dict) else type(info).__name__
         raise UserError(

@@ -41,8 +41,8 @@ def build_optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimiz
         is_head = not name.startswith("encoder.")
         decays = not any(name.endswith(n) for n in no_decay)
         groups.setdefault((is_head, decays), []).append(param)
-    # Fused AdamW updates every parameter in one kernel: on GPUs one launch per step, and on a
-    # 2-core CPU a MiniLM step in 6 ms instead of 59 ms for the default multi-tensor version.
+    # Fused AdamW updates every parameter in one kernel (one launch per step on a GPU; README,
+    # "Performance", has the CPU timing).
     fused = next(tagger.parameters()).device.type in ("cpu", "cuda")
     return torch.optim.AdamW(
         fused=fused or None,
