@@ -45,7 +45,14 @@ def test_topic_distance_is_measured_against_the_room_on_each_side_of_the_thresho
 
 
 def test_picks_are_capped_per_article_and_skip_near_duplicates():
-    texts = [f"Officials in city {k} discussed a different matter numbered {k}." for k in range(6)]
+    texts = [
+        "Tariffs on steel rose again.",
+        "The envoy arrived in Beijing on Monday.",
+        "Exports of soybeans fell sharply.",
+        "A carrier group entered the South China Sea.",
+        "Lawmakers criticised the chip rules.",
+        "The summit ended without a joint statement.",
+    ]
     texts += [
         "Chinese warships sailed through the Taiwan Strait on Monday.",
         "Chinese warships sailed through the Taiwan Strait on Monday, officials said.",
@@ -130,7 +137,8 @@ def test_label_studio_tasks_carry_the_model_labels_as_predictions(trained_tiny, 
     out = tmp_path / "tasks.json"
     result = runner.invoke(
         app,
-        ["suggest", "--model", str(trained_tiny), "-n", "4", "--format", "label-studio", "--output", str(out), SEED],
+        ["suggest", "--model", str(trained_tiny), "-n", "4", "--per-article", "4"]
+        + ["--format", "label-studio", "--output", str(out), SEED],
     )
     assert result.exit_code == 0, result.output
     tasks = json.loads(out.read_text())
