@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -147,7 +148,13 @@ def predict(
     model: Annotated[
         Path, typer.Option(help="Trained model directory, or its ONNX export (run with ONNX Runtime).")
     ] = DEFAULT_MODEL,
-    format: Annotated[str, typer.Option("--format", help="jsonl, table or csv.")] = "jsonl",
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl, table or csv; or label-studio, argilla or prodigy pre-annotations (docs/annotation_tools.md).",
+        ),
+    ] = "jsonl",
     output: Annotated[
         Optional[Path],
         typer.Option(help="Write here, not to standard output (torchrun: OUTPUT.shard-RofN per process, merged here)."),
@@ -167,12 +174,13 @@ def predict(
         # torch is imported only where it is needed: an ONNX export tags without it (cold start)
         from stancetag.config import PRECISIONS
         from stancetag.launch import launch_from_env
+        from stancetag.loop.tasks import ANNOTATION_FORMATS
         from stancetag.model.predictor import load_predictor
         from stancetag.readers import expand_inputs, iter_articles
-        from stancetag.writers import FORMATS, RecordWriter, resumable_output
+        from stancetag.writers import FORMATS, RecordWriter, atomic_output, resumable_output
 
-        if format not in FORMATS:
-            raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
+        if format not in FORMATS + ANNOTATION_FORMATS:
+            raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS + ANNOTATION_FORMATS)}")
         if precision is not None and precision not in PRECISIONS:
             raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         if batch_size is not None and batch_size < 1:
@@ -190,10 +198,15 @@ def predict(
         predictor = load_predictor(model, precision=precision, batch_size=batch_size, device=device)
         overrides = _parse_thresholds(threshold, predictor.meta.topics)
         predictor.thresholds.update(overrides)
-        if resume and (output is None or format == "table"):
+        if resume and (output is None or format not in ("jsonl", "csv")):
             raise UserError("--resume needs --output FILE with --format jsonl or csv")
         count = 0
-        if launch.distributed:  # one shard per process, merged by rank 0 (see stancetag.model.shards)
+        if format in ANNOTATION_FORMATS:
+            if launch.distributed:
+                raise UserError(f"--format {format} is written by one process; run predict without a launcher")
+            with atomic_output(output) as stream:
+                count = _write_tasks(stream, format, predictor, model, predictor.tag_articles(iter_articles(files)))
+        elif launch.distributed:  # one shard per process, merged by rank 0 (see stancetag.model.shards)
             count, predictor.truncated = predict_sharded(predictor, files, output, format, resume, launch)
         elif output is None:
             writer = RecordWriter(sys.stdout, format, predictor.meta.topics, predictor.meta.tones)
@@ -220,6 +233,28 @@ def predict(
         return
     if output is not None and _is_main_process():
         typer.echo(f"wrote {count} sentences to {output}", err=True)
+
+
+def _write_tasks(stream, fmt: str, predictor, model: Path, records) -> int:
+    """Pre-annotation tasks for an annotation tool; the number of sentences written."""
+    from stancetag.loop.suggest import record_uncertainty
+    from stancetag.loop.tasks import TaskWriter, model_version
+
+    topics, tones = predictor.meta.topics, predictor.meta.tones
+    writer = TaskWriter(
+        stream,
+        fmt,
+        topics,
+        tones,
+        model_version(model, predictor.meta),
+        lambda r: 1.0 - record_uncertainty(r, predictor.thresholds, topics, tones),
+    )
+    count = 0
+    for record in records:
+        writer.write(record)
+        count += 1
+    writer.close()
+    return count
 
 
 @app.command()
@@ -345,6 +380,199 @@ def crossval(
         typer.echo(render_json(result.to_json()) if format == "json" else crossval_table(result), nl=False)
     except UserError as err:
         _fail(err)
+
+
+SUGGEST_FORMATS = ("jsonl", "table", "csv")
+
+
+def _suggest_table(picks: list[dict]) -> str:
+    lines = [f"{'rank':>4}  {'sentence':<60}  {'article#':<18}  reason"]
+    for p in picks:
+        text = p["text"] if len(p["text"]) <= 60 else p["text"][:57] + "..."
+        where = f"{p['article']}#{p['sentence_index']}"
+        lines.append(f"{p['rank']:>4}  {text:<60}  {where[:18]:<18}  {p['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def _suggest_csv(picks: list[dict], topics: tuple[str, ...], tones: tuple[str, ...]) -> str:
+    from stancetag.writers import csv_text
+
+    header = ["rank", "article", "sentence_index", "text", "topics", "tone", "uncertainty", "reason"]
+    header += [f"topic_score_{t}" for t in topics] + [f"tone_score_{t}" for t in tones]
+    rows = [header]
+    for p in picks:
+        rows.append(
+            [p["rank"], p["article"], p["sentence_index"], p["text"], ";".join(p["topics"]), p["tone"]]
+            + [p["uncertainty"], p["reason"]]
+            + [p["topic_scores"][t] for t in topics]
+            + [p["tone_scores"][t] for t in tones]
+        )
+    return csv_text(rows)
+
+
+def _excluded_texts(paths: list[Path] | None) -> set[str]:
+    from stancetag.readers import iter_rows
+
+    texts: set[str] = set()
+    for path in paths or []:
+        for _, row in iter_rows(path, ("text",)):
+            if isinstance(row.get("text"), str):
+                texts.add(row["text"].strip())
+    return texts
+
+
+@app.command()
+def suggest(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Unlabeled articles: .txt, .jsonl/.csv with `text`, folders, or -.")
+    ],
+    model: Annotated[Path, typer.Option(help="Trained model directory (or its ONNX export).")] = DEFAULT_MODEL,
+    count: Annotated[int, typer.Option("--count", "-n", help="How many sentences to suggest.")] = 50,
+    strategy: Annotated[
+        Optional[str], typer.Option(help="uncertainty (default: it beat random in bench/active_learning.py) or random.")
+    ] = None,
+    per_article: Annotated[int, typer.Option(help="At most this many sentences of one article.")] = 3,
+    max_similarity: Annotated[
+        float, typer.Option(help="Skip a sentence whose TF-IDF cosine with one already picked is this or more.")
+    ] = 0.8,
+    exclude: Annotated[
+        Optional[list[Path]], typer.Option(help="JSONL/CSV whose `text` sentences are never suggested; repeatable.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random strategy.")] = 0,
+    format: Annotated[
+        str, typer.Option("--format", help="jsonl, table, csv; or label-studio, argilla, prodigy pre-annotations.")
+    ] = "jsonl",
+    output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """The sentences most worth labeling next: spread over articles, no near-duplicates, each with its reason."""
+    try:
+        from stancetag.loop.suggest import DEFAULT_STRATEGY, SuggestOptions, suggest_records, summary
+        from stancetag.loop.tasks import ANNOTATION_FORMATS
+        from stancetag.model.predictor import load_predictor
+        from stancetag.readers import expand_inputs, iter_articles
+        from stancetag.writers import atomic_output
+
+        if format not in SUGGEST_FORMATS + ANNOTATION_FORMATS:
+            raise UserError(f"--format {format!r}: choose one of {', '.join(SUGGEST_FORMATS + ANNOTATION_FORMATS)}")
+        options = SuggestOptions(count, strategy or DEFAULT_STRATEGY, per_article, max_similarity, seed)
+        files = expand_inputs(inputs)
+        skip = _excluded_texts(exclude)
+        predictor = load_predictor(model)
+        topics, tones = predictor.meta.topics, predictor.meta.tones
+        records = [r for r in predictor.tag_articles(iter_articles(files)) if r["text"].strip() not in skip]
+        if not records:
+            raise UserError("no sentence left to suggest: the inputs are empty or every sentence is in --exclude")
+        picks = suggest_records(records, predictor.thresholds, topics, tones, options)
+        if predictor.truncated:
+            log.warning(
+                "%d sentence(s) longer than %d tokens were truncated before tagging",
+                predictor.truncated,
+                predictor.max_length,
+            )
+        with atomic_output(output) as stream:
+            if format in ANNOTATION_FORMATS:
+                _write_tasks(stream, format, predictor, model, picks)
+            elif format == "table":
+                stream.write(_suggest_table(picks))
+            elif format == "csv":
+                stream.write(_suggest_csv(picks, topics, tones))
+            else:
+                stream.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in picks)
+    except UserError as err:
+        _fail(err)
+        return
+    typer.echo(summary(picks, len(records)) + (f"; wrote {output}" if output else ""), err=True)
+
+
+@app.command("import")
+def import_annotations(
+    files: Annotated[list[Path], typer.Argument(help="Exports of finished annotations (.json or .jsonl).")],
+    source: Annotated[
+        str, typer.Option("--from", help="auto (tell from the file), label-studio, argilla or prodigy.")
+    ] = "auto",
+    config: Annotated[Path, typer.Option(help="YAML config with the label sets.")] = DEFAULT_CONFIG,
+    output: Annotated[Optional[Path], typer.Option(help="Labeled JSONL to write (default: standard output).")] = None,
+    skip_conflicts: Annotated[
+        bool, typer.Option("--skip-conflicts", help="Leave out sentences whose annotators disagree (else an error).")
+    ] = False,
+) -> None:
+    """Turn annotation tools' exports into stancetag's labeled JSONL, validated like training data."""
+    try:
+        from stancetag.config import load_config
+        from stancetag.labeled import ExampleSet
+        from stancetag.loop.imports import TOOL_NAMES
+        from stancetag.loop.imports import import_annotations as read_export
+        from stancetag.writers import atomic_output
+
+        labels = load_config(config).labels
+        seen = ExampleSet()
+        results = [
+            (path, read_export(path, labels, source, skip_conflicts=skip_conflicts, seen=seen)) for path in files
+        ]
+        with atomic_output(output) as stream:
+            for _, result in results:
+                stream.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in result.rows)
+    except UserError as err:
+        _fail(err)
+        return
+    for path, result in results:
+        skipped = "; ".join(f"{n} {why}" for why, n in sorted(result.skipped.items()))
+        typer.echo(
+            f"{path}: {len(result.rows)} labeled sentences from {TOOL_NAMES[result.tool]}"
+            + (f" (skipped {skipped})" if skipped else ""),
+            err=True,
+        )
+
+
+AUDIT_FORMATS = ("table", "markdown", "csv", "json", "jsonl")
+
+
+@app.command()
+def audit(
+    data: Annotated[Path, typer.Argument(help="Labeled JSONL/CSV with `article` ids.")],
+    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="TF-IDF + logistic regression out-of-fold probabilities (seconds).")
+    ] = False,
+    folds: Annotated[int, typer.Option(help="Article-grouped folds.")] = 5,
+    epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs (without --quick).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override training.seed (also seeds the folds).")] = None,
+    top: Annotated[Optional[int], typer.Option(help="Show only the N most likely errors.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, markdown, csv, json or jsonl.")] = "table",
+    output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Likely label errors: out-of-fold probabilities and cleanlab, ranked with given and suggested labels."""
+    try:
+        from stancetag.config import load_config, with_overrides
+        from stancetag.loop.audit import audit as run_audit
+        from stancetag.loop.audit import audit_csv, audit_markdown, audit_table
+        from stancetag.writers import atomic_output, render_json
+
+        if format not in AUDIT_FORMATS:
+            raise UserError(f"--format {format!r}: choose one of {', '.join(AUDIT_FORMATS)}")
+        if top is not None and top < 1:
+            raise UserError(f"--top {top}: show at least 1")
+        cfg = load_config(config)
+        overrides = {"training.epochs": epochs, "training.seed": seed}
+        cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
+        result = run_audit(cfg, data, folds=folds, quick=quick, progress=logging.getLogger().level <= logging.INFO)
+        with atomic_output(output) as stream:
+            if format == "json":
+                stream.write(render_json(result.to_json()))
+            elif format == "jsonl":
+                stream.writelines(json.dumps(i, ensure_ascii=False) + "\n" for i in result.issues[:top])
+            else:
+                render = {"table": audit_table, "markdown": audit_markdown, "csv": audit_csv}[format]
+                stream.write(render(result, top))
+    except UserError as err:
+        _fail(err)
+        return
+    c = result.counts()
+    typer.echo(
+        f"audit: {c['flagged']} of {c['sentences']} sentences flagged ({c['topic_issues']} topic, "
+        f"{c['tone_issues']} tone)" + (f"; wrote {output}" if output else ""),
+        err=True,
+    )
 
 
 if __name__ == "__main__":

@@ -100,37 +100,65 @@ def _group_of(path: Path, number: int, row: dict, field: str) -> str | None:
     return value.strip()
 
 
+def example_from_row(row: dict, labels: LabelsConfig, path: str | Path, number: int, default_article: str) -> Example:
+    """Validate one labeled row (text, topics, tone, optional article/register/era) into an Example.
+
+    Every problem is an error located at `path:number`; `stancetag import` reuses this for records
+    read from annotation tools, so imported data passes exactly the checks training data does.
+    """
+    path = Path(path)
+    text = _text_of(path, number, row)
+    article = row.get("article")
+    return Example(
+        text=text,
+        topics=_topics_of(path, number, row, labels),
+        tone=_tone_of(path, number, row, labels),
+        article=str(article) if article not in (None, "") else default_article,
+        source=str(path),
+        line=number,
+        register=_group_of(path, number, row, "register"),
+        era=_group_of(path, number, row, "era"),
+    )
+
+
+class ExampleSet:
+    """Examples in order, without repeats: the same sentence twice with the same labels is skipped
+    (with a warning), twice with different labels is an error naming both places."""
+
+    def __init__(self) -> None:
+        self.examples: list[Example] = []
+        self._first_seen: dict[str, Example] = {}
+
+    def add(self, example: Example) -> bool:
+        """True when kept, False when it repeats an earlier example with the same labels."""
+        earlier = self._first_seen.get(example.text)
+        if earlier is not None:
+            places = (
+                f"lines {earlier.line} and {example.line}"
+                if earlier.source == example.source
+                else f"{earlier.source}:{earlier.line} and here"
+            )
+            if (earlier.topics, earlier.tone) != (example.topics, example.tone):
+                raise located(
+                    example.source,
+                    example.line,
+                    f"the same sentence has different labels on {places}; keep one of them",
+                )
+            first = f"line {earlier.line}" if earlier.source == example.source else f"{earlier.source}:{earlier.line}"
+            log.warning("%s:%d repeats %s with the same labels; skipped", example.source, example.line, first)
+            return False
+        self._first_seen[example.text] = example
+        self.examples.append(example)
+        return True
+
+
 def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
     """Read a labeled JSONL or CSV file; every problem is an error naming the file and line."""
     path = Path(path)
-    examples: list[Example] = []
-    first_seen: dict[str, Example] = {}
+    kept = ExampleSet()
     for number, row in iter_rows(path, ("text", "topics", "tone")):
-        text = _text_of(path, number, row)
-        article = row.get("article")
-        example = Example(
-            text=text,
-            topics=_topics_of(path, number, row, labels),
-            tone=_tone_of(path, number, row, labels),
-            article=str(article) if article not in (None, "") else f"{path.name}:{number}",
-            source=str(path),
-            line=number,
-            register=_group_of(path, number, row, "register"),
-            era=_group_of(path, number, row, "era"),
-        )
-        earlier = first_seen.get(text)
-        if earlier is not None:
-            if (earlier.topics, earlier.tone) != (example.topics, example.tone):
-                raise located(
-                    path,
-                    number,
-                    f"the same sentence has different labels on lines {earlier.line} and {number}; keep one of them",
-                )
-            log.warning("%s:%d repeats line %d with the same labels; skipped", path, number, earlier.line)
-            continue
-        first_seen[text] = example
-        examples.append(example)
-    return examples
+        kept.add(example_from_row(row, labels, path, number, f"{path.name}:{number}"))
+    return kept.examples
 
 
 def check_label_coverage(examples: list[Example], labels: LabelsConfig, source: str) -> None:

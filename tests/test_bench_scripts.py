@@ -1,5 +1,6 @@
 """The bench scripts run end to end on a CPU with the tiny model (their figures are not checked here)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,24 @@ def test_train_speed_prints_both_loops_and_the_ratio(tiny_config):
     assert table[0].split()[-1] == "Trainer" and "x Trainer" in table[0]
     assert table[1].startswith("Hugging Face Trainer, defaults (fp32)") and table[1].endswith("1.00")
     assert table[2].startswith("stancetag, precision auto") and table[3].startswith("stancetag, precision fp32")
+
+
+def test_active_learning_simulation_prints_a_learning_curve_per_strategy(tmp_path):
+    out = tmp_path / "points.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "active_learning.py"), "--repeats", "1", "--seed-size", "20"]
+        + ["--budgets", "20,40", "--step", "20", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("learner tfidf; pool seeds/train.jsonl (1805 sentences)")
+    table = lines[lines.index("tone_macro_f1") + 1 : lines.index("tone_macro_f1") + 5]
+    assert table[0].split()[:3] == ["budget", "uncertainty", "random"]
+    assert [row.split()[0] for row in table[1:]] == ["0", "20", "40"]
+    points = json.loads(out.read_text())["results"][0]
+    assert set(points) == {"uncertainty", "random"} and set(points["random"]) == {"0", "20", "40"}
+    assert points["uncertainty"]["0"] == points["random"]["0"], "both strategies start from the same seed set"

@@ -9,14 +9,22 @@ FOLDERS = {
     "model": "stancetag.model",
     "evaluation": "stancetag.evaluation",
     "training": "stancetag.training",
+    "loop": "stancetag.loop",
 }
 FLOOR = {"errors", "config", "text", "readers", "writers", "labeled", "launch"}
-LAYERS = {"floor": 0, "stancetag.model": 1, "stancetag.evaluation": 2, "stancetag.training": 3, "cli": 4}
+LAYERS = {
+    "floor": 0,
+    "stancetag.model": 1,
+    "stancetag.evaluation": 2,
+    "stancetag.training": 3,
+    "stancetag.loop": 4,
+    "cli": 5,
+}
 
 
 def layer_of(module: str) -> str:
     parts = module.split(".")
-    if len(parts) >= 2 and parts[1] in ("model", "evaluation", "training"):
+    if len(parts) >= 2 and parts[1] in ("model", "evaluation", "training", "loop"):
         return f"stancetag.{parts[1]}"
     if len(parts) >= 2 and parts[1] == "cli":
         return "cli"
@@ -34,7 +42,7 @@ def library_imports():
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stancetag"):
                     targets = (
                         [node.module]
-                        if node.module != "stancetag" and node.module != "stancetag.model"
+                        if node.module not in ("stancetag", "stancetag.model", "stancetag.loop")
                         else [f"{node.module}.{alias.name}" for alias in node.names]
                     )
                     yield from ((name, t) for t in targets)

@@ -72,7 +72,7 @@ def group_indices(examples: list[Example], field: str) -> list[tuple[str, np.nda
     return [(name, np.array([i for i, v in enumerate(values) if v == name])) for name in names]
 
 
-def _write_jsonl(examples: list[Example], path: Path) -> None:
+def write_jsonl(examples: list[Example], path: Path) -> None:
     with path.open("w", encoding="utf-8") as stream:
         for e in examples:
             row = {"text": e.text, "topics": list(e.topics), "tone": e.tone, "article": e.article}
@@ -116,7 +116,7 @@ def crossval(
             training = [e for i, e in enumerate(examples) if i not in scored_set]
             folder = Path(tmp) / f"fold-{k}"
             folder.mkdir()
-            _write_jsonl(training, folder / TRAIN_FILE)
+            write_jsonl(training, folder / TRAIN_FILE)
             n_articles = len({e.article for e in scored})
             log.info(
                 "fold %d/%d: training on %d sentences, scoring %d (%d articles)",
