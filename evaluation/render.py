@@ -18,6 +18,7 @@ from stancetag.evaluation.baselines import BASELINES
 from stancetag.evaluation.bootstrap import HEADLINE, HEADLINE_NAMES
 from stancetag.evaluation.metrics import metrics_table
 from stancetag.evaluation.report import Evaluation, MetricsRun
+from stancetag.labeled import GROUP_FIELDS
 from stancetag.writers import csv_text, publish_directory, staging_directory
 
 METRICS_FILE = "metrics.json"
@@ -111,9 +112,8 @@ def _summary_lines(metrics: dict[str, Any]) -> list[str]:
         "topic operating points (apply one with: stancetag predict --threshold LABEL=VALUE)",
         *_aligned(OPERATING_TITLES, _operating_rows(metrics)),
     ]
-    for field in ("register", "era"):
-        if f"by_{field}" in metrics:
-            lines += ["", f"by {field} (sentences that record one)", *_aligned(*_group_rows(metrics, field))]
+    for field, group_titles, group_rows in _groups(metrics):
+        lines += ["", f"by {field} (sentences that record one)", *_aligned(group_titles, group_rows)]
     art = metrics["articles"]
     lines += [
         "",
@@ -135,29 +135,36 @@ def _summary_lines(metrics: dict[str, Any]) -> list[str]:
 GROUP_TITLES = ["sentences", "articles", *(HEADLINE_NAMES[k] for k in HEADLINE)]
 
 
-def _group_rows(metrics: dict[str, Any], field: str) -> tuple[list[str], list[list[str]]]:
-    """Titles and rows of the per-register (or per-era) scores."""
-    rows = [
-        [name, str(row["n"]), str(row["articles"]), *(f"{row[k]:.3f}" for k in HEADLINE)]
-        for name, row in metrics[f"by_{field}"].items()
+def _groups(metrics: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(field, titles, rows) of each per-register and per-era breakdown the metrics hold."""
+    return [
+        (
+            field,
+            [field, *GROUP_TITLES],
+            [
+                [name, str(row["n"]), str(row["articles"]), *(f"{row[k]:.3f}" for k in HEADLINE)]
+                for name, row in metrics[f"by_{field}"].items()
+            ],
+        )
+        for field in GROUP_FIELDS
+        if f"by_{field}" in metrics
     ]
-    return [field, *GROUP_TITLES], rows
+
+
+def _comparison_rows(comparison: dict[str, Any]) -> list[list[str]]:
+    """metric, A, B, B - A, interval, sign flips: one row per headline metric."""
+    return [
+        [HEADLINE_NAMES[key], f"{m['a']:.3f}", f"{m['b']:.3f}", f"{m['difference']:+.3f}"]
+        + [f"[{m['low']:+.3f}, {m['high']:+.3f}]", f"{m['sign_flip_share']:.3f}"]
+        for key, m in ((key, comparison["metrics"][key]) for key in HEADLINE)
+    ]
 
 
 def comparison_lines(comparison: dict[str, Any]) -> list[str]:
-    rows = []
-    for key in HEADLINE:
-        m = comparison["metrics"][key]
-        rows.append(
-            [
-                HEADLINE_NAMES[key],
-                f"{m['a']:.3f}",
-                f"{m['b']:.3f}",
-                f"{m['difference']:+.3f}" + (" *" if m["significant"] else ""),
-                f"[{m['low']:+.3f}, {m['high']:+.3f}]",
-                f"{m['sign_flip_share']:.3f}",
-            ]
-        )
+    rows = [
+        [*row[:3], row[3] + (" *" if comparison["metrics"][key]["significant"] else ""), *row[4:]]
+        for key, row in zip(HEADLINE, _comparison_rows(comparison), strict=True)
+    ]
     return [
         f"comparison: B minus A, paired bootstrap over articles ({comparison['resamples']} resamples, "
         f"seed {comparison['seed']})",
@@ -190,6 +197,26 @@ def _md_table(titles: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + [""]
 
 
+ARTICLE_TITLES = ["article", "sentences", "gold topics", "predicted topics", "gold tones", "predicted tones"]
+ERROR_TITLES = ["#", "confidence", "mistake", "sentence", "gold", "predicted"]
+
+
+def _article_row(a: dict[str, Any]) -> list[Any]:
+    return [a["article"], a["sentences"], _labels(a["gold_topics"]), _labels(a["predicted_topics"])] + [
+        _mix(a["gold_tones"]),
+        _mix(a["predicted_tones"]),
+    ]
+
+
+def _error_row(e: dict[str, Any]) -> list[Any]:
+    gold = f"{_labels(e['gold_topics'])} / {e['gold_tone']}"
+    return [e["rank"], f"{e['confidence']:.2f}", e["mistake"], e["text"], gold, _predicted(e)]
+
+
+def _predicted(e: dict[str, Any]) -> str:
+    return f"{_labels(e['predicted_topics'])} / {e['predicted_tone']}"
+
+
 def model_markdown(metrics: dict[str, Any], prefix: str = "", level: str = "##") -> list[str]:
     """report.md sections for one model; `prefix` is the folder of its figures and errors.csv."""
     iv = metrics["intervals"]
@@ -204,9 +231,8 @@ def model_markdown(metrics: dict[str, Any], prefix: str = "", level: str = "##")
         *(f"- {n}" for n in notes),
         "",
     ]
-    for field in ("register", "era"):
-        if f"by_{field}" in metrics:
-            lines += [f"{level} Scores by {field}", "", *_md_table(*_group_rows(metrics, field)), ""]
+    for field, group_titles, group_rows in _groups(metrics):
+        lines += [f"{level} Scores by {field}", "", *_md_table(group_titles, group_rows), ""]
     lines += [
         f"{level} Topics at the stored thresholds",
         "",
@@ -267,49 +293,21 @@ def model_markdown(metrics: dict[str, Any], prefix: str = "", level: str = "##")
         "",
     ]
     art = metrics["articles"]
+    errors = metrics["errors"]
     lines += [
         f"{level} Articles",
         "",
         f"Article-level topics (a topic is on if any sentence has it): micro F1 {art['topic_micro_f1']:.3f}, macro "
         f"F1 {art['topic_macro_f1']:.3f}. Dominant tone right in {art['dominant_tone_accuracy']:.0%} of articles.",
         "",
-    ]
-    lines += _md_table(
-        ["article", "sentences", "gold topics", "predicted topics", "gold tones", "predicted tones"],
-        [
-            [
-                a["article"],
-                a["sentences"],
-                _labels(a["gold_topics"]),
-                _labels(a["predicted_topics"]),
-                _mix(a["gold_tones"]),
-                _mix(a["predicted_tones"]),
-            ]
-            for a in art["per_article"]
-        ],
-    )
-    errors = metrics["errors"]
-    lines += [
+        *_md_table(ARTICLE_TITLES, [_article_row(a) for a in art["per_article"]]),
         f"{level} Most confident mistakes",
         "",
         f"{len(errors['most_confident'])} of {errors['sentences_with_mistakes']} sentences with a mistake; "
         f"all scores in [{ERRORS_FILE}]({prefix}{ERRORS_FILE}).",
         "",
+        *_md_table(ERROR_TITLES, [_error_row(e) for e in errors["most_confident"]]),
     ]
-    lines += _md_table(
-        ["#", "confidence", "mistake", "sentence", "gold", "predicted"],
-        [
-            [
-                e["rank"],
-                f"{e['confidence']:.2f}",
-                e["mistake"],
-                e["text"],
-                f"{_labels(e['gold_topics'])} / {e['gold_tone']}",
-                f"{_labels(e['predicted_topics'])} / {e['predicted_tone']}",
-            ]
-            for e in errors["most_confident"]
-        ],
-    )
     return lines
 
 
@@ -320,20 +318,10 @@ def report_markdown(run: MetricsRun) -> str:
         return "\n".join(lines).rstrip("\n") + "\n"
     c = run.comparison
     lines = [f"# stancetag comparison on {run.data}", "", f"A = `{c['a']}`, B = `{c['b']}`.", ""]
-    rows = []
-    for key in HEADLINE:
-        m = c["metrics"][key]
-        rows.append(
-            [
-                HEADLINE_NAMES[key],
-                f"{m['a']:.3f}",
-                f"{m['b']:.3f}",
-                f"{m['difference']:+.3f}",
-                f"[{m['low']:+.3f}, {m['high']:+.3f}]",
-                f"{m['sign_flip_share']:.3f}",
-                "yes" if m["significant"] else "no",
-            ]
-        )
+    rows = [
+        [*row, "yes" if c["metrics"][key]["significant"] else "no"]
+        for key, row in zip(HEADLINE, _comparison_rows(c), strict=True)
+    ]
     lines += _md_table(
         ["metric", "A", "B", "B - A", f"{c['level']:.0%} interval", "sign flips", "interval excludes 0"], rows
     )

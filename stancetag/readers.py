@@ -33,6 +33,17 @@ def check_readable_file(path: Path, what: str) -> None:
         raise located(path, None, f"the {what} file is empty; it needs at least one row")
 
 
+def read_json_file(path: Path, fix: str) -> Any:
+    """The JSON value in a small file the program wrote itself (a model's description, an export's
+    record); a missing or damaged file is one line naming it and `fix`."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise located(path, None, f"not valid JSON ({err}); {fix}") from err
+    except OSError as err:
+        raise located(path, None, f"unreadable ({err.strerror or err}); {fix}") from err
+
+
 def _decode(path: Path, data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
