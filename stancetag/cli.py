@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -352,6 +353,68 @@ def metrics(
         if output_dir is not None:
             written = write_report(run, output_dir)
             typer.echo(f"wrote {len(written)} report files to {output_dir}", err=True)
+    except UserError as err:
+        _fail(err)
+
+
+@app.command()
+def trends(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Predictions from `predict` (JSONL/CSV/Parquet), or articles to tag (like predict's)."),
+    ],
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="The model that made the predictions (default: the one their sidecar names, else artifacts/default)."
+        ),
+    ] = None,
+    calibration_data: Annotated[
+        Optional[Path],
+        typer.Option(help="Labeled JSONL/CSV to measure the model's error rates on (default: the model's dev split)."),
+    ] = None,
+    period: Annotated[str, typer.Option(help="day, week, month, quarter, year, or none.")] = "year",
+    by: Annotated[
+        Optional[list[str]], typer.Option(help="Also group by this metadata column (outlet, author); repeatable.")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="sentence: share of sentences; article: share of articles.")] = "sentence",
+    method: Annotated[str, typer.Option(help="pacc (probabilities) or acc (counts of tags).")] = "pacc",
+    date_column: Annotated[str, typer.Option(help="The metadata column that holds the date (YYYY-MM-DD).")] = "date",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")] = 1000,
+    threshold: Annotated[
+        Optional[list[str]], typer.Option(help="Topic threshold LABEL=VALUE the predictions were made with.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table or csv (standard output).")] = "table",
+    output_dir: Annotated[
+        Optional[Path], typer.Option(help="Also write trends.csv, trends.parquet, trends.json and trends.png here.")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Shares of topics, tones and topic x tone per period: raw, and corrected for the model's error rates.
+
+    The raw share counts the model's tags; the corrected share undoes the model's measured over- and
+    under-tagging (adjusted classify-and-count), with intervals that include the uncertainty of those rates.
+    """
+    _quiet(quiet)
+    try:
+        from stancetag.evaluation.trend_report import csv_rows, terminal_table, write_trends
+        from stancetag.evaluation.trends import TrendOptions, compute_trends, prepare
+        from stancetag.readers import expand_inputs
+
+        if format not in ("table", "csv"):
+            raise UserError(f"--format {format!r}: choose table or csv")
+        options = TrendOptions(
+            period=period, by=tuple(by or ()), unit=unit, method=method, date_column=date_column, resamples=bootstrap
+        )
+        files = expand_inputs(inputs)
+        predictor, calibration = prepare(files, model, DEFAULT_MODEL, calibration_data)
+        predictor.thresholds.update(_parse_thresholds(threshold, predictor.meta.topics))
+        options = dataclasses.replace(options, seed=predictor.meta.config.training.seed)
+        result = compute_trends(files, predictor, calibration, options)
+        written = write_trends(result, output_dir) if output_dir is not None else []
+        typer.echo(csv_rows(result.rows) if format == "csv" else terminal_table(result), nl=False)
+        if written:
+            typer.echo(f"wrote {', '.join(written)} to {output_dir}", err=True)
     except UserError as err:
         _fail(err)
 

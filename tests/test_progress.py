@@ -19,7 +19,7 @@ def terminal(monkeypatch):
     monkeypatch.setattr(progress, "_is_terminal", lambda: True)
 
 
-def test_predict_and_metrics_show_a_bar_on_a_terminal(trained_tiny, terminal):
+def test_predict_metrics_and_trends_show_a_bar_on_a_terminal(trained_tiny, terminal):
     predicted = runner.invoke(app, ["predict", "--model", str(trained_tiny), SEED])
     assert predicted.exit_code == 0, predicted.output
     assert "predict:" in predicted.stderr and "sentence" in predicted.stderr
@@ -29,6 +29,11 @@ def test_predict_and_metrics_show_a_bar_on_a_terminal(trained_tiny, terminal):
     )
     assert scored.exit_code == 0, scored.output
     assert f"score {trained_tiny.name}:" in scored.stderr
+    counted = runner.invoke(
+        app, ["trends", "--model", str(trained_tiny), "--period", "none", "--bootstrap", "20", SEED]
+    )
+    assert counted.exit_code == 0, counted.output
+    assert "tag:" in counted.stderr and "calibrate:" in counted.stderr and "trends:" in counted.stderr
 
 
 @pytest.mark.parametrize("where", ["command", "global"])
