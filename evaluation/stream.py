@@ -190,7 +190,7 @@ class _Collector:
         )
 
 
-def _kind(path: Path, first: dict[str, Any]) -> str:
+def _kind(first: dict[str, Any]) -> str:
     if "topic_scores" in first or any(str(k).startswith("topic_score_") for k in first):
         return "predictions"
     if "topic_shares" in first:
@@ -270,7 +270,7 @@ def read_stream(files: list[str], predictor: Predictor, grouper: Grouper) -> Str
         first = next(rows, None)
         if first is None:
             continue
-        kind = _kind(path, first[1])
+        kind = _kind(first[1])
         if kind == "articles-level":
             raise located(
                 path,
@@ -372,6 +372,8 @@ def apply_sidecars(cards: list[dict[str, Any]], predictor: Predictor) -> None:
                 "count predictions made with the same thresholds together"
             )
         found = thresholds
+        if predictor.backend == "torch" and card.get("precision") in ("fp32", "bf16"):
+            predictor.precision = card["precision"]  # score the calibration set as the stream was scored
     unknown = set(found or {}) - set(predictor.meta.topics)
     if unknown:
         raise UserError(f"{cards[0]['sidecar']}: thresholds for {sorted(unknown)}, which the model does not tag")

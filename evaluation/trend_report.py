@@ -96,59 +96,78 @@ def _colours(tones: tuple[str, ...]) -> dict[str, str]:
     return {t: TONE_COLOURS.get(t) or next(spare) for t in tones}
 
 
+def _column(points: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([np.nan if row[key] is None else row[key] for row in points], dtype=float)
+
+
 def trend_figure(result: TrendResult, path: Path) -> None:
-    """One panel per topic (rows: the --by values with the most sentences), tone as colour: each
-    line is the corrected share of the topic x tone pair with its interval band; black: the topic
-    in any tone; dotted: the raw share. Every share is of all sentences (or articles) of the period."""
+    """One panel per topic (a row each; with --by, a column per value, the values with the most
+    sentences first), tone as colour: each line is the corrected share of the topic x tone pair with
+    its interval band; black: the topic in any tone, its raw share dotted. Every share is of all the
+    sentences (or articles) of the period."""
     options, rows = result.options, result.rows
     by = list(options.by)
-    groups: dict[tuple, int] = {}
+    volume: dict[tuple, int] = {}
     for row in rows:
         if row["kind"] == "topic":
             key = tuple(row[c] for c in by)
-            groups[key] = groups.get(key, 0) + row["sentences"]
-    shown = sorted(groups, key=lambda k: -groups[k])[:MAX_ROWS_IN_FIGURE]
+            volume[key] = volume.get(key, 0) + row["sentences"]
+    shown = sorted(volume, key=lambda k: -volume[k])[:MAX_ROWS_IN_FIGURE]
     topics, tones = result.topics, result.tones
     colours = _colours(tones)
     timeline = options.period != "none"
-    figure = Figure(figsize=(4.6 * len(topics), 0.6 + 3.2 * len(shown)), layout="constrained")
-    axes = figure.subplots(len(shown), len(topics), squeeze=False, sharey=True)
-    for r, key in enumerate(shown):
-        subset = [row for row in rows if tuple(row[c] for c in by) == key]
-        for c, topic in enumerate(topics):
+    width = 10.0 if len(shown) == 1 else 5.0 * len(shown)
+    figure = Figure(figsize=(width, 0.8 + 2.6 * len(topics)), layout="constrained")
+    axes = figure.subplots(len(topics), len(shown), squeeze=False, sharex=True)
+    for c, key in enumerate(shown):
+        subset = [row for row in rows if tuple(row[col] for col in by) == key]
+        for r, topic in enumerate(topics):
             ax = axes[r][c]
-            series = [("any tone", "black", topic)] + [(tone, colours[tone], f"{topic}+{tone}") for tone in tones]
+            top = 0.0
+            series = [(tone, colours[tone], f"{topic}+{tone}") for tone in tones] + [("any tone", "black", topic)]
             for name, colour, label in series:
                 points = [row for row in subset if row["label"] == label]
-                if timeline:
-                    x = np.array([np.datetime64(row["period_start"]) for row in points])
-                else:
-                    x = np.arange(len(points))
-                y = np.array([np.nan if row["corrected_share"] is None else row["corrected_share"] for row in points])
-                low = np.array([np.nan if row["corrected_low"] is None else row["corrected_low"] for row in points])
-                high = np.array([np.nan if row["corrected_high"] is None else row["corrected_high"] for row in points])
-                raw = np.array([row["raw_share"] for row in points])
+                x = (
+                    np.array([np.datetime64(row["period_start"]) for row in points])
+                    if timeline
+                    else np.arange(len(points))
+                )
+                high = _column(points, "corrected_high")
                 total = name == "any tone"
-                ax.plot(x, y, color=colour, linewidth=2.0 if total else 1.5, marker="o", markersize=3, label=name)
-                ax.fill_between(x, low, high, color=colour, alpha=0.12 if total else 0.18, linewidth=0)
-                ax.plot(x, raw, color=colour, linewidth=1, linestyle=":")
+                ax.fill_between(x, _column(points, "corrected_low"), high, color=colour, alpha=0.10, linewidth=0)
+                ax.plot(
+                    x,
+                    _column(points, "corrected_share"),
+                    color=colour,
+                    linewidth=2.2 if total else 1.4,
+                    marker="o",
+                    markersize=3,
+                    label=f"{topic}, any tone" if total else f"{topic} + {name}",
+                )
+                if total:
+                    ax.plot(x, _column(points, "raw_share"), color=colour, linewidth=1, linestyle=":", label="raw tags")
+                top = max(top, float(np.nanmax(high)) if np.isfinite(high).any() else 0.0)
             if timeline:
-                locator = AutoDateLocator(maxticks=6)
+                locator = AutoDateLocator(maxticks=8)
                 ax.xaxis.set_major_locator(locator)
                 ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
             else:
                 ax.set_xticks(range(len(points)), [row["period"] for row in points])
-            heading = topic if not by else f"{topic} — " + ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True))
-            ax.set_title(heading, fontsize=10)
-            ax.set_ylim(0, 1)
+            heading = (
+                topic if not by else f"{topic}: " + ", ".join(f"{col}={v}" for col, v in zip(by, key, strict=True))
+            )
+            ax.set_title(heading, fontsize=10, loc="left")
+            ax.set_ylim(0, min(1.0, top * 1.05 + 0.02))
             ax.grid(alpha=0.3)
             if c == 0:
                 ax.set_ylabel(f"share of {options.unit}s")
-    axes[0][0].legend(fontsize=8, loc="upper left")
+            if c == len(shown) - 1:
+                ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     cal = result.summary["calibration"]
     figure.suptitle(
-        f"Corrected shares ({options.method.upper()}, {int(options.level * 100)}% bands; error rates measured on "
-        f"{cal['path']}, {cal['sentences']} sentences); dotted: raw tag counts",
+        f"Share of {options.unit}s per {options.period if timeline else 'group'}, corrected for the model's error "
+        f"rates ({options.method.upper()})\nbands: {int(options.level * 100)}% intervals; rates measured on "
+        f"{cal['path']} ({cal['sentences']} sentences); dotted: raw tag counts",
         fontsize=10,
     )
     FigureCanvasAgg(figure)

@@ -281,13 +281,16 @@ def compute_trends(
     n_clusters = len(stream.cluster_groups)
     partitions, item_clusters = _items(stream.tags, stream.clusters, n_clusters, options.unit)
     item_groups = stream.cluster_groups[item_clusters]
+    by_group = np.argsort(item_groups, kind="stable")  # the items of group g: by_group[first[g]:last[g]]
+    first = np.searchsorted(item_groups[by_group], np.arange(len(stream.groups)))
+    last = np.searchsorted(item_groups[by_group], np.arange(len(stream.groups)), side="right")
     sentences_per_group = np.bincount(stream.cluster_groups[stream.clusters], minlength=len(stream.groups))
     with progress.bar(desc="trends", unit="group", total=len(order)) as bar:
         for g in order:
-            mask = item_groups == g
-            local = np.unique(item_clusters[mask], return_inverse=True)[1]
+            items = by_group[first[g] : last[g]]
+            local = np.unique(item_clusters[items], return_inverse=True)[1]
             estimates = [
-                estimator.estimate(Sample.from_items(predicted[mask], probabilities[mask], local), stream_seed=g)
+                estimator.estimate(Sample.from_items(predicted[items], probabilities[items], local), stream_seed=g)
                 for estimator, (predicted, probabilities) in zip(estimators, partitions, strict=True)
             ]
             rows.extend(
