@@ -1,4 +1,4 @@
-# Fresh machine: `make demo` (train the default model and tag the seed article), `make test`.
+# Fresh machine: `make demo` (train the default model, tag the seed article, test report, trends over seeds/dated), `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -17,6 +17,7 @@ demo: install
 	$(BIN)/stancetag train --config configs/default.yaml --output artifacts/default
 	$(BIN)/stancetag predict --model artifacts/default --format table seeds/seed_article.txt
 	$(BIN)/stancetag metrics --model artifacts/default --data seeds/test.jsonl --output-dir artifacts/default/report
+	$(BIN)/stancetag trends --model artifacts/default --period year --output-dir artifacts/default/trends seeds/dated/articles.jsonl
 
 lint: install
 	$(BIN)/ruff check .

@@ -367,7 +367,7 @@ def run_metrics(models: list[Path], data: Path, options: ReportOptions) -> Metri
     evaluations = []
     for folder, (predictor, meta) in zip(models, loaded, strict=True):
         gold = Gold.from_examples(examples, meta.topics, meta.tones)
-        scores = predictor.predict_proba([e.text for e in examples])
+        scores = predictor.predict_proba([e.text for e in examples], progress_label=f"score {folder.name}")
         outputs = Outputs(
             scores.topic_probabilities, scores.tone_probabilities, predictor.decide_topics(scores.topic_probabilities)
         )

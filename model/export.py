@@ -160,7 +160,7 @@ def export_onnx(
     from stancetag.model.torch_backend import TorchPredictor
 
     reference = TorchPredictor(tagger, tokenizer, meta, precision="fp32", device="cpu", batch_size=32)
-    expected = reference.predict_proba(texts)
+    expected = reference.predict_proba(texts, progress_label="export: fp32 torch")
     staging = staging_directory(output)
     try:
         with _quiet_onnx_tools():
@@ -170,7 +170,7 @@ def export_onnx(
                 (staging / f"{quantize}.onnx").replace(staging / ONNX_FILE)
         info = {"format_version": EXPORT_FORMAT_VERSION, "quantization": quantize}
         exported = OnnxPredictor(open_session(staging / ONNX_FILE, meta), tokenizer, meta, info, batch_size=32)
-        got = exported.predict_proba(texts)
+        got = exported.predict_proba(texts, progress_label=f"export: {quantize or 'fp32'} onnx")
         agreement = float(np.mean(exported.labels(got) == reference.labels(expected)))
         difference = float(
             max(

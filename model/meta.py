@@ -3,6 +3,7 @@ data fingerprints. Read and validated without torch, so the ONNX predictor never
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,37 @@ def read_meta(folder: str | Path) -> ArtifactMeta:
             "(train one with `stancetag train --output DIR`)"
         )
     return _meta_from_json(read_json_file(meta_path, "the model directory is damaged"), meta_path)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model made a prediction: the folder's name and the SHA-256 of its weights file.
+
+    `short` ("default@1a2b3c4d5e6f") goes on every record; the full hash and the path go in the
+    `OUTPUT.model.json` sidecar. Retraining into the same folder changes the fingerprint, so a table
+    of predictions can always be traced to the exact weights that made it.
+    """
+
+    name: str
+    path: str
+    weights_file: str
+    sha256: str
+
+    @property
+    def short(self) -> str:
+        return f"{self.name}@{self.sha256[:12]}"
+
+
+def model_identity(folder: str | Path, weights_file: str) -> ModelIdentity:
+    folder = Path(folder)
+    weights = folder / weights_file
+    digest = hashlib.sha256()
+    try:
+        with weights.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise UserError(
+            f"{weights}: cannot read the weights file ({err.strerror}); copy the whole model again"
+        ) from err
+    return ModelIdentity(folder.resolve().name, str(folder.resolve()), weights_file, digest.hexdigest())

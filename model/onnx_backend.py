@@ -133,6 +133,8 @@ class FastTokenizer:
 class OnnxPredictor(Predictor):
     """The torch `Predictor`'s interface (`score`, `tag_articles`, ...) on an ONNX Runtime session."""
 
+    backend = "onnxruntime"
+
     def __init__(
         self,
         session,

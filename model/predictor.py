@@ -16,14 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from stancetag.model.meta import ArtifactMeta
+from stancetag import progress
+from stancetag.errors import UserError
+from stancetag.model.meta import ArtifactMeta, ModelIdentity, model_identity
+from stancetag.readers import Document
+from stancetag.text import split_sentences
+from stancetag.writers import metadata_key
 
 log = logging.getLogger(__name__)
 
 # Sentences scored per chunk when streaming articles: memory stays bounded however long the input.
 CHUNK_SENTENCES = 2048
 
-Chunk = tuple[list[tuple[str, list[str]]], list[list[int]]]  # (article id, sentences) pairs, their token ids
+# (article id, sentences, extra keys for its records) triples, and their token ids
+Chunk = tuple[list[tuple[str, list[str], dict[str, Any]]], list[list[int]]]
 
 
 @dataclass
@@ -73,6 +79,8 @@ class Predictor:
     max_length: int
     thresholds: dict[str, float]
     truncated: int
+    identity: ModelIdentity | None = None  # set by `load_predictor`; names the model on every record
+    backend = "torch"
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(topic logits, tone logits) as float32 arrays for one padded int64 batch."""
@@ -92,17 +100,25 @@ class Predictor:
             batch = order[start : start + self.batch_size]
             yield (batch, *pad_ids([ids[i] for i in batch], pad))
 
-    def predict_proba(self, texts: list[str]) -> Scores:
-        """Probabilities for each text, in input order; batches are built from length-sorted texts."""
-        return self._score_ids(self._encode(texts))
+    def predict_proba(self, texts: list[str], *, progress_label: str | None = None) -> Scores:
+        """Probabilities for each text, in input order; batches are built from length-sorted texts.
 
-    def _score_ids(self, ids: list[list[int]]) -> Scores:
+        With `progress_label`, a progress bar of that name counts the sentences (when bars are on)."""
+        ids = self._encode(texts)
+        if progress_label is None:
+            return self._score_ids(ids)
+        with progress.bar(desc=progress_label, unit="sentence", total=len(ids)) as bar:
+            return self._score_ids(ids, bar)
+
+    def _score_ids(self, ids: list[list[int]], bar: Any = None) -> Scores:
         topic_p = np.zeros((len(ids), len(self.meta.topics)), dtype=np.float32)
         tone_p = np.zeros((len(ids), len(self.meta.tones)), dtype=np.float32)
         for batch, input_ids, mask in self._batches(ids):
             topic_logits, tone_logits = self._forward(input_ids, mask)
             topic_p[batch] = sigmoid(topic_logits)
             tone_p[batch] = softmax(tone_logits / self.meta.tone_temperature)
+            if bar is not None:
+                bar.update(len(batch))
         return Scores(topic_p, tone_p)
 
     def decide_topics(self, topic_probabilities: np.ndarray) -> np.ndarray:
@@ -114,8 +130,15 @@ class Predictor:
         topics = self.decide_topics(scores.topic_probabilities).astype(np.int64)
         return np.concatenate([topics, scores.tone_probabilities.argmax(axis=1)[:, None]], axis=1)
 
-    def records(self, article: str, first_index: int, sentences: list[str], scores: Scores) -> list[dict]:
+    def records(
+        self, article: str, first_index: int, sentences: list[str], scores: Scores, extra: dict[str, Any] | None = None
+    ) -> list[dict]:
+        """One record per sentence; `extra` (the article's metadata) follows the predictions, then
+        `model`, the short identity of the model (when it was loaded from a folder)."""
         topics_on = self.decide_topics(scores.topic_probabilities)
+        tail = dict(extra or {})
+        if self.identity is not None:
+            tail["model"] = self.identity.short
         out = []
         for k, text in enumerate(sentences):
             tone_row = scores.tone_probabilities[k]
@@ -130,40 +153,133 @@ class Predictor:
                     },
                     "tone": self.meta.tones[int(np.argmax(tone_row))],
                     "tone_scores": {t: round(float(tone_row[j]), 4) for j, t in enumerate(self.meta.tones)},
+                    **tail,
                 }
             )
         return out
 
-    def tag_articles(self, articles: Iterable[tuple[str, list[str]]]) -> Iterator[dict]:
-        """Stream records for (article id, sentences) pairs, scoring in bounded chunks."""
+    def tag_articles(self, articles: Iterable[tuple], *, progress_label: str | None = None) -> Iterator[dict]:
+        """Stream records for (article id, sentences) pairs, or (article id, sentences, extra keys)
+        triples, scoring in bounded chunks. With `progress_label`, a bar counts the sentences."""
         next_index: dict[str, int] = {}
-        for pending, ids in self._chunks(articles):
-            scores = self._score_ids(ids)
-            offset = 0
-            for article, sentences in pending:
-                n = len(sentences)
-                part = Scores(
-                    scores.topic_probabilities[offset : offset + n], scores.tone_probabilities[offset : offset + n]
-                )
-                first = next_index.get(article, 0)
-                next_index[article] = first + n
-                yield from self.records(article, first, sentences, part)
-                offset += n
+        with progress.bar(desc=progress_label or "tag", unit="sentence") as bar:
+            for pending, ids in self._chunks(articles):
+                scores = self._score_ids(ids, bar if progress_label else None)
+                offset = 0
+                for article, sentences, extra in pending:
+                    n = len(sentences)
+                    part = Scores(
+                        scores.topic_probabilities[offset : offset + n], scores.tone_probabilities[offset : offset + n]
+                    )
+                    first = next_index.get(article, 0)
+                    next_index[article] = first + n
+                    yield from self.records(article, first, sentences, part, extra)
+                    offset += n
 
-    def _chunks(self, articles: Iterable[tuple[str, list[str]]]) -> Iterator[Chunk]:
-        pending: list[tuple[str, list[str]]] = []
+    def tag_documents(
+        self, documents: Iterable[Document], *, level: str = "sentence", progress_label: str | None = None
+    ) -> Iterator[dict]:
+        """Records of whole articles: split into sentences and tagged; each record carries its article's
+        metadata (every input column but text and article) and the model's identity. `level="article"`
+        gives one record per article instead (see `rollup_articles`)."""
+        renamed: set[str] = set()
+        items = ((d.article, split_sentences(d.text), record_metadata(d.metadata, renamed)) for d in documents)
+        records = self.tag_articles(items, progress_label=progress_label)
+        if level == "article":
+            return rollup_articles(records, self.meta.topics, self.meta.tones)
+        return records
+
+    def _chunks(self, articles: Iterable[tuple]) -> Iterator[Chunk]:
+        pending: list[tuple[str, list[str], dict[str, Any]]] = []
         size = 0
-        for article, sentences in articles:
+        for item in articles:
+            article, sentences = item[0], item[1]
             if not sentences:
                 log.warning("article %s has no sentences; nothing to tag", article)
                 continue
-            pending.append((article, sentences))
+            pending.append((article, sentences, item[2] if len(item) > 2 else {}))
             size += len(sentences)
             if size >= CHUNK_SENTENCES:
-                yield pending, self._encode([s for _, group in pending for s in group])
+                yield pending, self._encode([s for _, group, _ in pending for s in group])
                 pending, size = [], 0
         if pending:
-            yield pending, self._encode([s for _, group in pending for s in group])
+            yield pending, self._encode([s for _, group, _ in pending for s in group])
+
+    def provenance(self) -> dict[str, Any]:
+        """What the `OUTPUT.model.json` sidecar says about the model: identity, weights fingerprint,
+        the thresholds actually applied (with any --threshold), and the data it was trained on."""
+        identity = self.identity
+        return {
+            "model": identity.short if identity else None,
+            "name": identity.name if identity else None,
+            "path": identity.path if identity else None,
+            "weights_file": identity.weights_file if identity else None,
+            "sha256": identity.sha256 if identity else None,
+            "backend": self.backend,
+            "precision": getattr(self, "precision", None),
+            "base_model": self.meta.base_model,
+            "labels": {"topics": list(self.meta.topics), "tones": list(self.meta.tones)},
+            "thresholds": dict(self.thresholds),
+            "stored_thresholds": dict(self.meta.thresholds),
+            "tone_temperature": self.meta.tone_temperature,
+            "data": self.meta.data,
+            "versions": self.meta.versions,
+        }
+
+
+def record_metadata(columns: dict[str, Any], renamed: set[str]) -> dict[str, Any]:
+    """An article's input columns as record keys; one named like a record key becomes `input_NAME`
+    (said once per column: `renamed` collects the columns already reported)."""
+    out = {}
+    for column, value in columns.items():
+        key = metadata_key(column)
+        if key != column and column not in renamed:
+            renamed.add(column)
+            log.warning('input column "%s" is kept as "%s" (the record has its own "%s")', column, key, column)
+        out[key] = value
+    return out
+
+
+def rollup_articles(records: Iterable[dict], topics: tuple[str, ...], tones: tuple[str, ...]) -> Iterator[dict]:
+    """One record per article from its sentence records, which must come one article after another.
+
+    `topics`: the topics of any of its sentences; `topic_shares`: the share of its sentences with
+    each topic; `tone_mix`: the share of its sentences with each tone; then the article's metadata
+    and `model`, as on its first sentence record.
+    """
+    done: set[str] = set()
+    current: list[dict] = []
+    for record in records:
+        if current and record["article"] != current[0]["article"]:
+            yield _article_record(current, topics, tones)
+            done.add(current[0]["article"])
+            current = []
+        if not current and record["article"] in done:
+            raise UserError(
+                f'article "{record["article"]}" comes back after other articles; --level article needs the '
+                "rows of one article next to each other: sort the input by article (or give each row its own id)"
+            )
+        current.append(record)
+    if current:
+        yield _article_record(current, topics, tones)
+
+
+_SENTENCE_ONLY = {"sentence_index", "text", "topics", "topic_scores", "tone", "tone_scores"}
+
+
+def _article_record(records: list[dict], topics: tuple[str, ...], tones: tuple[str, ...]) -> dict:
+    n = len(records)
+    topic_counts = {t: sum(t in r["topics"] for r in records) for t in topics}
+    tone_counts = {t: sum(r["tone"] == t for r in records) for t in tones}
+    tail = {k: v for k, v in records[0].items() if k not in _SENTENCE_ONLY and k != "article"}
+    return {
+        "article": records[0]["article"],
+        "sentences": n,
+        "topics": [t for t in topics if topic_counts[t]],
+        "topic_shares": {t: round(topic_counts[t] / n, 4) for t in topics},
+        "tone_mix": {t: round(tone_counts[t] / n, 4) for t in tones},
+        **tail,
+    }
 
 
 def load_predictor(folder: str | Path, **options: Any) -> Predictor:
@@ -175,7 +291,12 @@ def load_predictor(folder: str | Path, **options: Any) -> Predictor:
     from stancetag.model import onnx_backend
 
     if onnx_backend.is_onnx_export(folder):
-        return onnx_backend.OnnxPredictor.from_directory(folder, **options)
+        predictor: Predictor = onnx_backend.OnnxPredictor.from_directory(folder, **options)
+        predictor.identity = model_identity(folder, onnx_backend.ONNX_FILE)
+        return predictor
+    from stancetag.model.artifact import WEIGHTS_FILE
     from stancetag.model.torch_backend import TorchPredictor
 
-    return TorchPredictor.from_directory(folder, **options)
+    predictor = TorchPredictor.from_directory(folder, **options)
+    predictor.identity = model_identity(folder, WEIGHTS_FILE)
+    return predictor

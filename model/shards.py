@@ -28,8 +28,8 @@ from typing import IO, Any
 from stancetag.errors import UserError
 from stancetag.launch import Launch
 from stancetag.model.distributed import gather, process_group
-from stancetag.model.predictor import Predictor
-from stancetag.readers import STDIN, iter_texts
+from stancetag.model.predictor import Predictor, record_metadata, rollup_articles
+from stancetag.readers import STDIN, iter_documents
 from stancetag.text import split_sentences
 from stancetag.writers import RecordWriter, atomic_output, resumable_output
 
@@ -40,23 +40,45 @@ def shard_path(output: Path, rank: int, world_size: int) -> Path:
     return output.with_name(f"{output.name}.shard-{rank}of{world_size}")
 
 
-def own_articles(files: list[str], launch: Launch, units: list[Unit]) -> Iterator[tuple[str, list[str]]]:
-    """This process's articles, split into sentences; each one is recorded in `units` as it goes."""
+def own_articles(
+    files: list[str], launch: Launch, units: list[Unit], level: str = "sentence"
+) -> Iterator[tuple[str, list[str], dict[str, Any]]]:
+    """This process's articles, split into sentences, with their metadata; each one is recorded in
+    `units` as it goes, with the records it will write: its sentences, or at article level one
+    record for each run of rows of one article (on the run's first row that has sentences)."""
     order: dict[str, int] = {}
-    for position, (article, text) in enumerate(iter_texts(files)):
+    renamed: set[str] = set()
+    previous, run_written = None, False
+    for position, document in enumerate(iter_documents(files)):
+        article = document.article
         if order.setdefault(article, len(order)) % launch.world_size != launch.rank:
             continue
-        sentences = split_sentences(text)
-        units.append((position, article, len(sentences)))
-        yield article, sentences
+        sentences = split_sentences(document.text)
+        if level == "article":
+            if article != previous:
+                previous, run_written = article, False
+            n = 1 if sentences and not run_written else 0
+            run_written = run_written or bool(sentences)
+        else:
+            n = len(sentences)
+        units.append((position, article, n))
+        yield article, sentences, record_metadata(document.metadata, renamed)
 
 
 def predict_sharded(
-    predictor: Predictor, files: list[str], output: Path | None, fmt: str, resume: bool, launch: Launch
+    predictor: Predictor,
+    files: list[str],
+    output: Path | None,
+    fmt: str,
+    resume: bool,
+    launch: Launch,
+    *,
+    level: str = "sentence",
+    columns: list[str] | tuple[str, ...] = (),
 ) -> tuple[int, int]:
     """Tag this process's share into its shard; on rank 0 merge all shards into `output`.
 
-    Returns (sentences, truncated sentences): of the merged output on rank 0, of the shard elsewhere.
+    Returns (records, truncated sentences): of the merged output on rank 0, of the shard elsewhere.
     """
     where = f"{launch.world_size} processes (WORLD_SIZE={launch.world_size})"
     if output is None:
@@ -68,9 +90,13 @@ def predict_sharded(
     with process_group(launch, "gloo"):  # coordination only: the tensors never leave their process
         units: list[Unit] = []
         with resumable_output(shard_path(output, launch.rank, launch.world_size), fmt, resume) as (stream, done):
-            writer = RecordWriter(stream, fmt, predictor.meta.topics, predictor.meta.tones, header=not done)
-            articles = ((a, s) for a, s in own_articles(files, launch, units) if a not in done)
-            for record in predictor.tag_articles(articles):
+            topics, tones = predictor.meta.topics, predictor.meta.tones
+            writer = RecordWriter(stream, fmt, topics, tones, header=not done, columns=columns, level=level)
+            articles = (item for item in own_articles(files, launch, units, level) if item[0] not in done)
+            records = predictor.tag_articles(articles, progress_label="predict")
+            if level == "article":
+                records = rollup_articles(records, topics, tones)
+            for record in records:
                 writer.write(record)
         shards = gather((units, predictor.truncated))  # also the barrier: every shard is complete
         if shards is None:

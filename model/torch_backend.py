@@ -92,10 +92,10 @@ class TorchPredictor(Predictor):
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _score_ids(self, ids: list[list[int]]) -> Scores:
+    def _score_ids(self, ids: list[list[int]], bar: Any = None) -> Scores:
         self.tagger.eval()  # the training loop scores dev through this predictor between epochs
         with torch.inference_mode(), self._autocast():
-            return super()._score_ids(ids)
+            return super()._score_ids(ids, bar)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids, mask = (to_device(torch.from_numpy(a), self.device) for a in (input_ids, attention_mask))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from stancetag import progress
 from stancetag.errors import UserError
 
 app = typer.Typer(
@@ -75,6 +77,19 @@ def main(
 ) -> None:
     _state["debug"] = debug
     _setup_logging(quiet)
+    progress.configure(quiet=quiet or not _is_main_process())
+
+
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar; only warnings and errors on stderr.")
+]
+
+
+def _quiet(quiet: bool) -> None:
+    """`COMMAND --quiet` does what `stancetag --quiet COMMAND` does."""
+    if quiet:
+        _setup_logging(True)
+        progress.configure(quiet=True)
 
 
 def _parse_thresholds(values: list[str] | None, topics: tuple[str, ...]) -> dict[str, float]:
@@ -144,7 +159,9 @@ def train(
 
 @app.command()
 def predict(
-    inputs: Annotated[list[str], typer.Argument(help="Articles: .txt, .jsonl/.csv with `text`, folders, or -.")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="Articles: .txt, .jsonl/.csv/.parquet with `text`, folders, or -.")
+    ],
     model: Annotated[
         Path, typer.Option(help="Trained model directory, or its ONNX export (run with ONNX Runtime).")
     ] = DEFAULT_MODEL,
@@ -168,26 +185,51 @@ def predict(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue an interrupted --output, skipping articles already written.")
     ] = False,
+    level: Annotated[
+        str,
+        typer.Option(help="sentence: a record per sentence; article: a record per article (topic shares, tone mix)."),
+    ] = "sentence",
+    quiet: QuietOption = False,
 ) -> None:
-    """Split articles into sentences and tag each with topics and a tone."""
+    """Split articles into sentences and tag each with topics and a tone.
+
+    Every input column (date, outlet, URL, ...) is kept on each record, and each record names the
+    model that made it (`model`: folder name @ weights fingerprint); with --output, OUTPUT.model.json
+    beside it says more (path, full SHA-256, thresholds applied, training data).
+    """
+    _quiet(quiet)
     try:
         # torch is imported only where it is needed: an ONNX export tags without it (cold start)
         from stancetag.config import PRECISIONS
         from stancetag.launch import launch_from_env
         from stancetag.loop.tasks import ANNOTATION_FORMATS
         from stancetag.model.predictor import load_predictor
-        from stancetag.readers import expand_inputs, iter_articles
-        from stancetag.writers import FORMATS, RecordWriter, atomic_output, resumable_output
+        from stancetag.readers import expand_inputs, iter_documents, metadata_columns
+        from stancetag.writers import (
+            FORMATS,
+            LEVELS,
+            RecordWriter,
+            atomic_output,
+            metadata_key,
+            resumable_output,
+            write_sidecar,
+        )
 
         if format not in FORMATS + ANNOTATION_FORMATS:
             raise UserError(f"--format {format!r}: choose one of {', '.join(FORMATS + ANNOTATION_FORMATS)}")
+        if level not in LEVELS:
+            raise UserError(f"--level {level!r}: choose one of {', '.join(LEVELS)}")
         if precision is not None and precision not in PRECISIONS:
             raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         if batch_size is not None and batch_size < 1:
             raise UserError("--batch-size must be at least 1")
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
+        if resume and (output is None or format not in ("jsonl", "csv")):
+            raise UserError("--resume needs --output FILE with --format jsonl or csv")
         files = expand_inputs(inputs)
+        # a CSV header is written before the first row: its metadata columns are read from the inputs first
+        columns = [metadata_key(c) for c in metadata_columns(files)] if format == "csv" else []
         launch = launch_from_env()
         if launch.distributed:  # under torchrun: this process's GPU (several processes may share one)
             from stancetag.model.distributed import place_on_gpu
@@ -198,30 +240,37 @@ def predict(
         predictor = load_predictor(model, precision=precision, batch_size=batch_size, device=device)
         overrides = _parse_thresholds(threshold, predictor.meta.topics)
         predictor.thresholds.update(overrides)
-        if resume and (output is None or format not in ("jsonl", "csv")):
-            raise UserError("--resume needs --output FILE with --format jsonl or csv")
+        topics, tones = predictor.meta.topics, predictor.meta.tones
         count = 0
         if format in ANNOTATION_FORMATS:
             if launch.distributed:
                 raise UserError(f"--format {format} is written by one process; run predict without a launcher")
+            if level != "sentence":
+                raise UserError(f"--format {format} pre-annotates sentences; drop --level {level}")
             with atomic_output(output) as stream:
-                count = _write_tasks(stream, format, predictor, model, predictor.tag_articles(iter_articles(files)))
+                records = predictor.tag_documents(iter_documents(files), level="sentence", progress_label="predict")
+                count = _write_tasks(stream, format, predictor, model, records)
         elif launch.distributed:  # one shard per process, merged by rank 0 (see stancetag.model.shards)
-            count, predictor.truncated = predict_sharded(predictor, files, output, format, resume, launch)
+            count, predictor.truncated = predict_sharded(
+                predictor, files, output, format, resume, launch, level=level, columns=columns
+            )
         elif output is None:
-            writer = RecordWriter(sys.stdout, format, predictor.meta.topics, predictor.meta.tones)
-            for record in predictor.tag_articles(iter_articles(files)):
+            writer = RecordWriter(sys.stdout, format, topics, tones, columns=columns, level=level)
+            for record in predictor.tag_documents(iter_documents(files), level=level, progress_label="predict"):
                 writer.write(record)
                 count += 1
         else:
             with resumable_output(output, format, resume) as (stream, done):
                 if done:
                     log.info("resuming: %d article(s) already in the output are skipped", len(done))
-                writer = RecordWriter(stream, format, predictor.meta.topics, predictor.meta.tones, header=not done)
-                articles = ((a, s) for a, s in iter_articles(files) if a not in done)
-                for record in predictor.tag_articles(articles):
+                writer = RecordWriter(stream, format, topics, tones, header=not done, columns=columns, level=level)
+                documents = (d for d in iter_documents(files) if d.article not in done)
+                for record in predictor.tag_documents(documents, level=level, progress_label="predict"):
                     writer.write(record)
                     count += 1
+        if output is not None and _is_main_process():
+            card = {**predictor.provenance(), "level": level, "format": format, "inputs": files}
+            write_sidecar(output, card)
         if predictor.truncated:
             log.warning(
                 "%d sentence(s) longer than %d tokens were truncated before tagging",
@@ -232,7 +281,7 @@ def predict(
         _fail(err)
         return
     if output is not None and _is_main_process():
-        typer.echo(f"wrote {count} sentences to {output}", err=True)
+        typer.echo(f"wrote {count} {'articles' if level == 'article' else 'sentences'} to {output}", err=True)
 
 
 def _write_tasks(stream, fmt: str, predictor, model: Path, records) -> int:
@@ -271,11 +320,13 @@ def export(
         Optional[Path],
         typer.Option(help="JSONL/CSV whose `text` rows measure agreement (default: the model's test/dev/train file)."),
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Write a self-describing ONNX copy of a model that `predict --model` runs with ONNX Runtime.
 
     The export and fp32 torch tag the check sentences first; below 99% label agreement nothing is written.
     """
+    _quiet(quiet)
     try:
         from stancetag.model.export import export_onnx
 
@@ -330,8 +381,10 @@ def metrics(
         Optional[Path], typer.Option("--train", help="Training data for the baselines (default: the model's own).")
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of articles for the 95% intervals.")] = 1000,
+    quiet: QuietOption = False,
 ) -> None:
     """Score a trained model on labeled sentences, with intervals, baselines, calibration and errors."""
+    _quiet(quiet)
     try:
         from stancetag.evaluation.render import terminal_table, write_report
         from stancetag.evaluation.report import ReportOptions, run_metrics
@@ -346,6 +399,68 @@ def metrics(
         if output_dir is not None:
             written = write_report(run, output_dir)
             typer.echo(f"wrote {len(written)} report files to {output_dir}", err=True)
+    except UserError as err:
+        _fail(err)
+
+
+@app.command()
+def trends(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Predictions from `predict` (JSONL/CSV/Parquet), or articles to tag (like predict's)."),
+    ],
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="The model that made the predictions (default: the one their sidecar names, else artifacts/default)."
+        ),
+    ] = None,
+    calibration_data: Annotated[
+        Optional[Path],
+        typer.Option(help="Labeled JSONL/CSV to measure the model's error rates on (default: the model's dev split)."),
+    ] = None,
+    period: Annotated[str, typer.Option(help="day, week, month, quarter, year, or none.")] = "year",
+    by: Annotated[
+        Optional[list[str]], typer.Option(help="Also group by this metadata column (outlet, author); repeatable.")
+    ] = None,
+    unit: Annotated[str, typer.Option(help="sentence: share of sentences; article: share of articles.")] = "sentence",
+    method: Annotated[str, typer.Option(help="pacc (probabilities) or acc (counts of tags).")] = "pacc",
+    date_column: Annotated[str, typer.Option(help="The metadata column that holds the date (YYYY-MM-DD).")] = "date",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% intervals.")] = 1000,
+    threshold: Annotated[
+        Optional[list[str]], typer.Option(help="Topic threshold LABEL=VALUE the predictions were made with.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table or csv (standard output).")] = "table",
+    output_dir: Annotated[
+        Optional[Path], typer.Option(help="Also write trends.csv, trends.parquet, trends.json and trends.png here.")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Shares of topics, tones and topic x tone per period: raw, and corrected for the model's error rates.
+
+    The raw share counts the model's tags; the corrected share undoes the model's measured over- and
+    under-tagging (adjusted classify-and-count), with intervals that include the uncertainty of those rates.
+    """
+    _quiet(quiet)
+    try:
+        from stancetag.evaluation.trend_report import csv_rows, terminal_table, write_trends
+        from stancetag.evaluation.trends import TrendOptions, compute_trends, prepare
+        from stancetag.readers import expand_inputs
+
+        if format not in ("table", "csv"):
+            raise UserError(f"--format {format!r}: choose table or csv")
+        options = TrendOptions(
+            period=period, by=tuple(by or ()), unit=unit, method=method, date_column=date_column, resamples=bootstrap
+        )
+        files = expand_inputs(inputs)
+        predictor, calibration = prepare(files, model, DEFAULT_MODEL, calibration_data)
+        predictor.thresholds.update(_parse_thresholds(threshold, predictor.meta.topics))
+        options = dataclasses.replace(options, seed=predictor.meta.config.training.seed)
+        result = compute_trends(files, predictor, calibration, options)
+        written = write_trends(result, output_dir) if output_dir is not None else []
+        typer.echo(csv_rows(result.rows) if format == "csv" else terminal_table(result), nl=False)
+        if written:
+            typer.echo(f"wrote {', '.join(written)} to {output_dir}", err=True)
     except UserError as err:
         _fail(err)
 

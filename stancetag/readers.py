@@ -1,18 +1,22 @@
-"""Read user files: JSONL and CSV rows with their line numbers, and articles to tag (.txt files,
-rows with `text`, folders, standard input).
+"""Read user files: JSONL, CSV and Parquet rows with their line (row) numbers, and articles to tag
+(.txt files, rows with `text`, folders, standard input) with every other column of their row.
 
-The standard library readers are used rather than `datasets` because every bad row must be
-reported by file and line (a broken JSON line, a ragged CSV row, bytes that are not UTF-8), and
-because prediction must stream rows without caching whole files.
+The standard library readers are used for JSONL and CSV rather than `datasets` because every bad
+row must be reported by file and line (a broken JSON line, a ragged CSV row, bytes that are not
+UTF-8), and because prediction must stream rows without caching whole files. Parquet is read with
+pyarrow, batch by batch; its "line" is the row number, counted from 1.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import io
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,9 @@ from stancetag.text import split_sentences
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet",)
+ROW_SUFFIXES = JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
+PARQUET_BATCH_ROWS = 1024
 
 
 def check_readable_file(path: Path, what: str) -> None:
@@ -113,22 +120,99 @@ def iter_csv(path: Path, text: str, required: tuple[str, ...]) -> Iterator[tuple
         yield number, dict(zip(header, cells, strict=False))
 
 
+def plain_value(value: Any) -> Any:
+    """A Parquet cell as a JSON-ready value: dates and times as ISO text, decimals as floats."""
+    if isinstance(value, (datetime.date, datetime.time)):  # datetime.datetime is a date
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {str(k): plain_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_value(v) for v in value]
+    return value
+
+
+def _parquet_file(path: Path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pyarrow is a dependency; a trimmed environment may still lack it
+        raise located(path, None, "reading Parquet needs pyarrow; pip install pyarrow") from err
+    try:
+        return pq.ParquetFile(path)
+    except Exception as err:  # pyarrow raises ArrowInvalid / OSError subclasses for damaged files
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise located(
+            path, None, f"not a readable Parquet file ({reason}); write it again or convert it to JSONL"
+        ) from err
+
+
+def iter_parquet(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+    parquet = _parquet_file(path)
+    columns = list(parquet.schema_arrow.names)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise located(
+            path, None, f"expected the columns {list(required)}, but {missing} are missing (found {columns}); add them"
+        )
+    number = 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, {str(k): plain_value(v) for k, v in row.items()}
+
+
 def iter_rows(path: Path, required_csv_columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) from a JSONL or CSV file; JSONL is streamed line by line."""
+    """Yield (line number, row) from a JSONL, CSV or Parquet file; JSONL and Parquet are streamed."""
     suffix = path.suffix.lower()
-    if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
-        raise located(path, None, f"unsupported file type {suffix or '(none)'}; use .jsonl or .csv")
+    if suffix not in ROW_SUFFIXES:
+        raise located(path, None, f"unsupported file type {suffix or '(none)'}; use .jsonl, .csv or .parquet")
     check_readable_file(path, "data")
     if suffix in JSONL_SUFFIXES:
         with path.open("rb") as stream:
             yield from iter_jsonl(path, _iter_lines_utf8(path, stream))
+    elif suffix in PARQUET_SUFFIXES:
+        yield from iter_parquet(path, required_csv_columns)
     else:
         yield from iter_csv(path, _decode(path, path.read_bytes()), required_csv_columns)
 
 
+def row_columns(path: Path) -> list[str]:
+    """The column names of a row file, in order: the header (CSV), the schema (Parquet), or every key
+    that occurs in any line (JSONL, read through once)."""
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        check_readable_file(path, "input")
+        header = next(csv.reader(io.StringIO(_decode(path, path.read_bytes()), newline="")), [])
+        return [h.strip() for h in header]
+    if suffix in PARQUET_SUFFIXES:
+        return list(_parquet_file(path).schema_arrow.names)
+    seen: dict[str, None] = {}
+    for _, row in iter_rows(path, ()):
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
 TEXT_SUFFIXES = (".txt",)
-SUPPORTED = TEXT_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES + ROW_SUFFIXES
 STDIN = "-"
+# Columns of an input row that describe the article itself; every other column is metadata.
+ARTICLE_COLUMNS = ("text", "article")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article to tag, with every other column of its input row (date, outlet, URL, ...)."""
+
+    article: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    line: int | None = None
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -171,13 +255,19 @@ def iter_articles(files: list[str]) -> Iterator[tuple[str, list[str]]]:
 
 def iter_texts(files: list[str]) -> Iterator[tuple[str, str]]:
     """(article id, text) for every article (a .txt file or a row), in input order, not yet split."""
+    for document in iter_documents(files):
+        yield document.article, document.text
+
+
+def iter_documents(files: list[str]) -> Iterator[Document]:
+    """Every article (a .txt file, a row, standard input) with its row's other columns, in input order."""
     for item in files:
         if item == STDIN:
-            yield "stdin", sys.stdin.read()
+            yield Document("stdin", sys.stdin.read(), source=STDIN)
             continue
         path = Path(item)
         if path.suffix.lower() in TEXT_SUFFIXES:
-            yield path.stem, _read_text(path)
+            yield Document(path.stem, _read_text(path), source=str(path))
             continue
         for number, row in iter_rows(path, ("text",)):
             text = row.get("text")
@@ -185,4 +275,17 @@ def iter_texts(files: list[str]) -> Iterator[tuple[str, str]]:
                 raise located(path, number, 'missing or empty "text"; every row needs the text to tag')
             article = row.get("article")
             article_id = str(article) if article not in (None, "") else f"{path.name}:{number}"
-            yield article_id, text
+            metadata = {k: v for k, v in row.items() if k not in ARTICLE_COLUMNS}
+            yield Document(article_id, text, metadata, str(path), number)
+
+
+def metadata_columns(files: list[str]) -> list[str]:
+    """The metadata columns the articles of `files` carry (every column but text and article), in
+    first-seen order; what a CSV output needs in its header before the first row is written."""
+    seen: dict[str, None] = {}
+    for item in files:
+        path = Path(item)
+        if item == STDIN or path.suffix.lower() in TEXT_SUFFIXES:
+            continue
+        seen.update(dict.fromkeys(c for c in row_columns(path) if c not in ARTICLE_COLUMNS))
+    return list(seen)

@@ -15,6 +15,33 @@ from pathlib import Path
 from typing import IO
 
 FORMATS = ("jsonl", "table", "csv")
+LEVELS = ("sentence", "article")
+# Keys of a prediction record (sentence or article level). An input column with one of these names
+# is kept as `input_NAME`, so metadata never overwrites a prediction.
+RECORD_KEYS = (
+    "article",
+    "sentence_index",
+    "text",
+    "topics",
+    "topic_scores",
+    "tone",
+    "tone_scores",
+    "sentences",
+    "topic_shares",
+    "tone_mix",
+    "model",
+)
+SIDECAR_SUFFIX = ".model.json"
+
+
+def metadata_key(column: str) -> str:
+    """The record key of an input column: its own name, or `input_NAME` where a record key has it."""
+    return f"input_{column}" if column in RECORD_KEYS else column
+
+
+def sidecar_path(output: Path) -> Path:
+    """`OUTPUT.model.json` beside a predictions file: which model made it, with which settings."""
+    return output.with_name(output.name + SIDECAR_SUFFIX)
 
 
 @contextlib.contextmanager
@@ -102,15 +129,40 @@ def resumable_output(path: Path, fmt: str, resume: bool) -> Iterator[tuple[IO[st
         raise
 
 
+def _cell(value: object) -> object:
+    """A metadata value as a CSV cell: lists and objects as JSON, a missing value as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
 class RecordWriter:
-    """Writes prediction records in one of FORMATS to a stream, one record at a time."""
+    """Writes prediction records in one of FORMATS to a stream, one record at a time.
+
+    `columns` are the metadata keys a CSV carries after the prediction columns (a CSV header is
+    written before the first row, so they are known up front; see `readers.metadata_columns`),
+    then `model` when the records name their model. JSONL keeps every key of every record; the
+    table shows predictions only. `level="article"` writes article records (`predictor.rollup`).
+    """
 
     def __init__(
-        self, stream: IO[str], fmt: str, topics: tuple[str, ...], tones: tuple[str, ...], *, header: bool = True
+        self,
+        stream: IO[str],
+        fmt: str,
+        topics: tuple[str, ...],
+        tones: tuple[str, ...],
+        *,
+        header: bool = True,
+        columns: tuple[str, ...] | list[str] = (),
+        level: str = "sentence",
     ) -> None:
         self.stream, self.fmt, self.topics, self.tones = stream, fmt, topics, tones
+        self.columns, self.level = tuple(columns), level
         self._csv = None
         self._csv_header = header
+        self._csv_model: bool | None = None
         self._table_header = False
         self._article: str | None = None
 
@@ -119,24 +171,59 @@ class RecordWriter:
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
             self._write_csv(record)
+        elif self.level == "article":
+            self._write_article_table(record)
         else:
             self._write_table(record)
 
-    def _write_csv(self, record: dict) -> None:
-        if self._csv is None:
-            self._csv = csv.writer(self.stream)
-        if self._csv_header:
-            self._csv_header = False
-            self._csv.writerow(
-                ["article", "sentence_index", "text", "topics", "tone"]
-                + [f"topic_score_{t}" for t in self.topics]
-                + [f"tone_score_{t}" for t in self.tones]
+    def _prediction_columns(self) -> list[str]:
+        if self.level == "article":
+            return (
+                ["article", "sentences", "topics"]
+                + [f"topic_share_{t}" for t in self.topics]
+                + [f"tone_mix_{t}" for t in self.tones]
             )
-        self._csv.writerow(
+        return (
+            ["article", "sentence_index", "text", "topics", "tone"]
+            + [f"topic_score_{t}" for t in self.topics]
+            + [f"tone_score_{t}" for t in self.tones]
+        )
+
+    def _prediction_cells(self, record: dict) -> list:
+        if self.level == "article":
+            return (
+                [record["article"], record["sentences"], ";".join(record["topics"])]
+                + [record["topic_shares"][t] for t in self.topics]
+                + [record["tone_mix"][t] for t in self.tones]
+            )
+        return (
             [record["article"], record["sentence_index"], record["text"], ";".join(record["topics"]), record["tone"]]
             + [record["topic_scores"][t] for t in self.topics]
             + [record["tone_scores"][t] for t in self.tones]
         )
+
+    def _write_csv(self, record: dict) -> None:
+        if self._csv is None:
+            self._csv = csv.writer(self.stream)
+        if self._csv_model is None:
+            self._csv_model = "model" in record
+        if self._csv_header:
+            self._csv_header = False
+            self._csv.writerow(self._prediction_columns() + list(self.columns) + (["model"] if self._csv_model else []))
+        self._csv.writerow(
+            self._prediction_cells(record)
+            + [_cell(record.get(c)) for c in self.columns]
+            + ([record.get("model", "")] if self._csv_model else [])
+        )
+
+    def _write_article_table(self, record: dict) -> None:
+        if not self._table_header:
+            self.stream.write(f"{'article':<28}  {'sentences':>9}  {'topics (share of sentences)':<44}  tone mix\n")
+            self._table_header = True
+        shares = " ".join(f"{t}={record['topic_shares'][t]:.2f}" for t in self.topics)
+        mix = " ".join(f"{t}={record['tone_mix'][t]:.2f}" for t in self.tones)
+        article = record["article"] if len(record["article"]) <= 28 else record["article"][:25] + "..."
+        self.stream.write(f"{article:<28}  {record['sentences']:>9}  {shares:<44}  {mix}\n")
 
     def _write_table(self, record: dict) -> None:
         if not self._table_header:
@@ -157,6 +244,14 @@ class RecordWriter:
 
 def render_json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_sidecar(output: Path, card: dict) -> Path:
+    """Write `OUTPUT.model.json` (the model that made OUTPUT) the way every output is written: whole or not at all."""
+    path = sidecar_path(output)
+    with atomic_output(path) as stream:
+        stream.write(render_json(card))
+    return path
 
 
 def csv_text(rows: list[list]) -> str:

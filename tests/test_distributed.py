@@ -90,13 +90,27 @@ def test_two_processes_predict_shards_and_merge_to_the_single_process_output(tra
     sentences = len(single.read_text().splitlines()) - (fmt == "csv")  # less the CSV header
     assert result.stderr.count(f"wrote {sentences} sentences to {merged}") == 1, "rank 0 reports the merged total"
     shards = sorted(p.name for p in merged.parent.iterdir())
-    assert shards == [f"tags.{fmt}", f"tags.{fmt}.shard-0of2", f"tags.{fmt}.shard-1of2"]
+    assert shards == [f"tags.{fmt}", f"tags.{fmt}.model.json", f"tags.{fmt}.shard-0of2", f"tags.{fmt}.shard-1of2"]
     if fmt == "jsonl":
         parts = [shard_path(merged, r, 2).read_text().splitlines() for r in range(2)]
         assert parts[0] and parts[1] and sorted(parts[0] + parts[1]) == sorted(single.read_text().splitlines())
         # every row of article `a` went to one process, so its sentence indices run on as in one process
         a_rows = [json.loads(line) for part in parts for line in part if json.loads(line)["article"] == "a"]
         assert [r["sentence_index"] for r in a_rows] == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_two_processes_predict_article_records_as_one_process(trained_tiny, articles, tmp_path):
+    folder = articles[:1]  # the .txt articles: one row each
+    single = tmp_path / "single.jsonl"
+    args = ["predict", "--model", str(trained_tiny), "--level", "article", "--device", "cpu"]
+    assert runner.invoke(app, [*args, "--output", str(single), *folder]).exit_code == 0
+    merged = tmp_path / "out" / "articles.jsonl"
+    result = _torchrun(*args, "--output", str(merged), *folder)
+    assert result.returncode == 0, result.stderr
+    assert merged.read_bytes() == single.read_bytes()
+    assert len(single.read_text().splitlines()) == 8  # nine files, one of them empty
+    assert json.loads((tmp_path / "out" / "articles.jsonl.model.json").read_text())["level"] == "article"
 
 
 def test_merge_refuses_a_shard_that_does_not_match(tmp_path):

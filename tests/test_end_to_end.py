@@ -13,7 +13,7 @@ from stancetag.model.torch_backend import TorchPredictor
 from .conftest import TINY_DATA
 
 SEED = "seeds/seed_article.txt"
-RECORD_KEYS = {"article", "sentence_index", "text", "topics", "topic_scores", "tone", "tone_scores"}
+RECORD_KEYS = {"article", "sentence_index", "text", "topics", "topic_scores", "tone", "tone_scores", "model"}
 runner = CliRunner()
 
 

@@ -11,7 +11,7 @@ FOLDERS = {
     "training": "stancetag.training",
     "loop": "stancetag.loop",
 }
-FLOOR = {"errors", "config", "text", "readers", "writers", "labeled", "launch"}
+FLOOR = {"errors", "config", "text", "readers", "writers", "labeled", "launch", "progress"}
 LAYERS = {
     "floor": 0,
     "stancetag.model": 1,
@@ -70,6 +70,7 @@ def test_the_onnx_path_and_the_floor_import_no_torch():
         "stancetag/text.py",
         "stancetag/readers.py",
         "stancetag/writers.py",
+        "stancetag/progress.py",
         "stancetag/labeled.py",
         "stancetag/config.py",
         "model/meta.py",
