@@ -5,6 +5,7 @@
 - `artifact`: saving and loading a model folder (safetensors, tokenizer, encoder config).
 - `predictor`: the one predictor: tokenize, batch, probabilities, topic decisions, records;
   `load_predictor` picks its backend, `torch_backend` or `onnx_backend`.
+- `tagger`: `Tagger`, the Python API (`from stancetag import Tagger`) over either backend.
 - `export`: the ONNX export and its agreement check.
 - `distributed`, `shards`: several processes of one launcher, and sharded `predict`.
 

@@ -116,7 +116,7 @@ class Predictor:
         topics = self.decide_topics(scores.topic_probabilities).astype(np.int64)
         return np.concatenate([topics, scores.tone_probabilities.argmax(axis=1)[:, None]], axis=1)
 
-    def records(self, article: str, first_index: int, sentences: list[str], scores: Scores) -> list[dict]:
+    def records(self, article: str | None, first_index: int, sentences: list[str], scores: Scores) -> list[dict]:
         topics_on = self.decide_topics(scores.topic_probabilities)
         out = []
         for k, text in enumerate(sentences):

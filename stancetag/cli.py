@@ -167,8 +167,8 @@ def predict(
         # torch is imported only where it is needed: an ONNX export tags without it (cold start)
         from stancetag.config import PRECISIONS
         from stancetag.launch import launch_from_env
-        from stancetag.model.predictor import load_predictor
-        from stancetag.readers import expand_inputs, iter_articles
+        from stancetag.model.tagger import Tagger
+        from stancetag.readers import expand_inputs, iter_texts
         from stancetag.writers import FORMATS, RecordWriter, resumable_output
 
         if format not in FORMATS:
@@ -187,9 +187,9 @@ def predict(
             from stancetag.model.torch_backend import choose_device
 
             device = str(place_on_gpu(launch, choose_device(device), one_per_process=False))
-        predictor = load_predictor(model, precision=precision, batch_size=batch_size, device=device)
-        overrides = _parse_thresholds(threshold, predictor.meta.topics)
-        predictor.thresholds.update(overrides)
+        tagger = Tagger.load(model, precision=precision, batch_size=batch_size, device=device)
+        tagger.set_thresholds(_parse_thresholds(threshold, tagger.topics))
+        predictor = tagger.predictor
         if resume and (output is None or format == "table"):
             raise UserError("--resume needs --output FILE with --format jsonl or csv")
         count = 0
@@ -197,7 +197,7 @@ def predict(
             count, predictor.truncated = predict_sharded(predictor, files, output, format, resume, launch)
         elif output is None:
             writer = RecordWriter(sys.stdout, format, predictor.meta.topics, predictor.meta.tones)
-            for record in predictor.tag_articles(iter_articles(files)):
+            for record in tagger.stream(iter_texts(files)):
                 writer.write(record)
                 count += 1
         else:
@@ -205,8 +205,8 @@ def predict(
                 if done:
                     log.info("resuming: %d article(s) already in the output are skipped", len(done))
                 writer = RecordWriter(stream, format, predictor.meta.topics, predictor.meta.tones, header=not done)
-                articles = ((a, s) for a, s in iter_articles(files) if a not in done)
-                for record in predictor.tag_articles(articles):
+                articles = ((a, t) for a, t in iter_texts(files) if a not in done)
+                for record in tagger.stream(articles):
                     writer.write(record)
                     count += 1
         if predictor.truncated:
