@@ -19,8 +19,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DEFAULT_CONFIG = Path("configs/default.yaml")
 DEFAULT_MODEL = Path("artifacts/default")
+MODEL_ENV = "STANCETAG_MODEL"  # the model `predict`, `export` and `metrics` use when --model is not given
+CONFIG_HELP = "YAML config (default: configs/default.yaml here, else the one shipped with stancetag)."
+MODEL_HELP = f"(default: ${MODEL_ENV}, else {DEFAULT_MODEL})"
 
 _state = {"debug": False}
 log = logging.getLogger("stancetag")
@@ -58,6 +60,16 @@ def _setup_logging(quiet: bool) -> None:
     root.setLevel(level if _is_main_process() else logging.ERROR)  # N processes, one voice: rank 0
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _default_model() -> Path:
+    return Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+
+
+def _load_config(path: Path | None):
+    from stancetag.config import default_config_path, load_config
+
+    return load_config(path or default_config_path())
 
 
 def _fail(err: Exception) -> None:
@@ -98,7 +110,7 @@ def _parse_thresholds(values: list[str] | None, topics: tuple[str, ...]) -> dict
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     data: Annotated[Optional[Path], typer.Option(help="Labeled JSONL/CSV (default: data.train).")] = None,
     dev: Annotated[
         Optional[Path], typer.Option(help="Dev JSONL/CSV (default: data.dev, else held out by article).")
@@ -115,14 +127,16 @@ def train(
 ) -> None:
     """Fine-tune the base model on labeled sentences and write a model directory."""
     try:
-        from stancetag.config import load_config, with_overrides
+        from stancetag.config import with_overrides
         from stancetag.training.loop import train as run_training
 
-        cfg = load_config(config)
+        cfg = _load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         train_path = data or Path(cfg.data.train)
         dev_path = dev or (Path(cfg.data.dev) if cfg.data.dev and not no_dev and data is None else None)
+        if data is None and not train_path.exists():  # e.g. the packaged config, outside a checkout
+            raise UserError(f"{train_path}: no such data file (data.train of the config); pass --data FILE")
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
         result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device)
@@ -145,8 +159,9 @@ def train(
 def predict(
     inputs: Annotated[list[str], typer.Argument(help="Articles: .txt, .jsonl/.csv with `text`, folders, or -.")],
     model: Annotated[
-        Path, typer.Option(help="Trained model directory, or its ONNX export (run with ONNX Runtime).")
-    ] = DEFAULT_MODEL,
+        Optional[Path],
+        typer.Option(help=f"Trained model directory, or its ONNX export (run with ONNX Runtime) {MODEL_HELP}."),
+    ] = None,
     format: Annotated[str, typer.Option("--format", help="jsonl, table or csv.")] = "jsonl",
     output: Annotated[
         Optional[Path],
@@ -187,7 +202,7 @@ def predict(
             from stancetag.model.torch_backend import choose_device
 
             device = str(place_on_gpu(launch, choose_device(device), one_per_process=False))
-        tagger = Tagger.load(model, precision=precision, batch_size=batch_size, device=device)
+        tagger = Tagger.load(model or _default_model(), precision=precision, batch_size=batch_size, device=device)
         tagger.set_thresholds(_parse_thresholds(threshold, tagger.topics))
         predictor = tagger.predictor
         if resume and (output is None or format == "table"):
@@ -225,7 +240,7 @@ def predict(
 @app.command()
 def export(
     onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format so far).")] = False,
-    model: Annotated[Path, typer.Option(help="Trained model directory to export.")] = DEFAULT_MODEL,
+    model: Annotated[Optional[Path], typer.Option(help=f"Trained model directory to export {MODEL_HELP}.")] = None,
     output: Annotated[
         Optional[Path], typer.Option(help="Folder to write (default: beside the model, DIR-onnx or DIR-onnx-int8).")
     ] = None,
@@ -246,7 +261,7 @@ def export(
 
         if not onnx:
             raise UserError("export: choose the format; --onnx is the only one (stancetag export --onnx --model DIR)")
-        result = export_onnx(model, output, quantize=quantize, check_data=check_data)
+        result = export_onnx(model or _default_model(), output, quantize=quantize, check_data=check_data)
     except UserError as err:
         _fail(err)
         return
@@ -261,18 +276,17 @@ def export(
 @app.command()
 def check(
     data: Annotated[list[Path], typer.Argument(help="Labeled JSONL/CSV files (e.g. train, dev and test).")],
-    config: Annotated[Path, typer.Option(help="YAML config with the label sets.")] = DEFAULT_CONFIG,
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Validate labeled data without training: rows, label counts, duplicates, conflicts, leakage."""
     try:
-        from stancetag.config import load_config
         from stancetag.training.check import check_files, check_table
         from stancetag.writers import render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
-        report = check_files(data, load_config(config).labels)
+        report = check_files(data, _load_config(config).labels)
     except UserError as err:
         _fail(err)
         return
@@ -283,7 +297,8 @@ def check(
 def metrics(
     data: Annotated[Path, typer.Option(help="Labeled JSONL/CSV to score.")],
     model: Annotated[
-        Optional[list[Path]], typer.Option(help="Trained model directory; give it twice to compare two models.")
+        Optional[list[Path]],
+        typer.Option(help=f"Trained model directory; give it twice to compare two models {MODEL_HELP}."),
     ] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
@@ -305,7 +320,7 @@ def metrics(
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
         options = ReportOptions(errors=errors, resamples=bootstrap, train_path=train_data)
-        run = run_metrics(model or [DEFAULT_MODEL], data, options)
+        run = run_metrics(model or [_default_model()], data, options)
         with atomic_output(output) as stream:
             stream.write(render_json(run.to_json()) if format == "json" else terminal_table(run))
         if output_dir is not None:
@@ -318,7 +333,7 @@ def metrics(
 @app.command()
 def crossval(
     data: Annotated[Path, typer.Argument(help="Labeled JSONL/CSV with `article` ids.")],
-    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     folds: Annotated[int, typer.Option(help="Number of article-grouped folds.")] = 5,
     epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override training.seed (also seeds the folds).")] = None,
@@ -331,14 +346,14 @@ def crossval(
 ) -> None:
     """Train and score one model per article-grouped fold (or per held-out register); print means and std."""
     try:
-        from stancetag.config import load_config, with_overrides
+        from stancetag.config import with_overrides
         from stancetag.training.crossval import crossval as run_crossval
         from stancetag.training.crossval import crossval_table
         from stancetag.writers import render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
-        cfg = load_config(config)
+        cfg = _load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         result = run_crossval(cfg, data, folds, by=by, progress=logging.getLogger().level <= logging.INFO)

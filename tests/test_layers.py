@@ -6,11 +6,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {
     "stancetag": "stancetag",
+    "configs": "stancetag.configs",
     "model": "stancetag.model",
     "evaluation": "stancetag.evaluation",
     "training": "stancetag.training",
 }
-FLOOR = {"errors", "config", "text", "readers", "writers", "labeled", "launch"}
+FLOOR = {"errors", "config", "configs", "text", "readers", "writers", "labeled", "launch"}
 LAYERS = {"floor": 0, "stancetag.model": 1, "stancetag.evaluation": 2, "stancetag.training": 3, "cli": 4}
 
 
