@@ -27,3 +27,8 @@ def __getattr__(name: str) -> Any:
 
         return Tagger
     raise AttributeError(f"module 'stancetag' has no attribute {name!r}")
+
+
+# Light (no torch, no transformers): arranges that the "stancetag" model type is registered with
+# transformers' AutoConfig / AutoModel as soon as transformers is imported (see stancetag.model).
+import stancetag.model  # noqa: E402, F401

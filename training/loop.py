@@ -187,9 +187,7 @@ def _train(
     started = time.perf_counter()
     seed_everything(config.training.seed)
     train_examples, dev_examples, data_info = load_splits(config, train_path, dev_path)
-    tagger, tokenizer = load_pretrained(
-        config.model.base_model, len(config.labels.topics), len(config.labels.tones), config.model.dropout
-    )
+    tagger, tokenizer = load_pretrained(config)
     tagger.to(device)
     train_data = encode(train_examples, tokenizer, config, str(train_path))
     pad_id = tokenizer.pad_token_id or 0
