@@ -15,6 +15,7 @@ import numpy as np
 from stancetag.config import LabelsConfig
 from stancetag.errors import UserError, did_you_mean, located
 from stancetag.readers import iter_rows
+from stancetag.tables import Row
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ def _group_of(path: Path, number: int, row: dict, field: str) -> str | None:
 
 
 def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
-    """Read a labeled JSONL or CSV file; every problem is an error naming the file and line."""
+    """Read labeled data; every problem is an error naming the file and line (JSONL, CSV) or row
+    (Parquet, Arrow, a JSON array, a saved dataset folder: read through `datasets`)."""
     path = Path(path)
     examples: list[Example] = []
     first_seen: dict[str, Example] = {}
@@ -120,13 +122,15 @@ def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
         )
         earlier = first_seen.get(text)
         if earlier is not None:
+            unit = "rows" if isinstance(number, Row) else "lines"
             if (earlier.topics, earlier.tone) != (example.topics, example.tone):
                 raise located(
                     path,
                     number,
-                    f"the same sentence has different labels on lines {earlier.line} and {number}; keep one of them",
+                    f"the same sentence has different labels on {unit} {earlier.line:d} and {number:d}; "
+                    "keep one of them",
                 )
-            log.warning("%s:%d repeats line %d with the same labels; skipped", path, number, earlier.line)
+            log.warning("%s:%s repeats %s %d with the same labels; skipped", path, number, unit[:-1], earlier.line)
             continue
         first_seen[text] = example
         examples.append(example)

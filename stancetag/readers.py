@@ -1,9 +1,11 @@
 """Read user files: JSONL and CSV rows with their line numbers, and articles to tag (.txt files,
 rows with `text`, folders, standard input).
 
-The standard library readers are used rather than `datasets` because every bad row must be
-reported by file and line (a broken JSON line, a ragged CSV row, bytes that are not UTF-8), and
-because prediction must stream rows without caching whole files.
+JSONL and CSV are read with the standard library rather than `datasets` because every bad row
+must be reported by file and line (a broken JSON line, a ragged CSV row, bytes that are not
+UTF-8), and because prediction must stream rows without caching whole files. Parquet, Arrow, a
+.json file holding one JSON array, and folders written by `datasets`' `save_to_disk` go through
+`datasets` (`tables`), with errors by row.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from stancetag.errors import UserError, located
+from stancetag.tables import DATASET_SUFFIXES, is_json_array, is_saved_dataset, iter_table_rows
 from stancetag.text import split_sentences
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -102,11 +105,32 @@ def iter_csv(path: Path, text: str, required: tuple[str, ...]) -> Iterator[tuple
         yield number, dict(zip(header, cells, strict=False))
 
 
-def iter_rows(path: Path, required_csv_columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) from a JSONL or CSV file; JSONL is streamed line by line."""
+def is_table(path: Path) -> bool:
+    """Read through `datasets`: Parquet, Arrow, a saved dataset folder, or a .json holding one JSON array."""
     suffix = path.suffix.lower()
+    if suffix in DATASET_SUFFIXES or is_saved_dataset(path):
+        return True
+    return suffix == ".json" and path.is_file() and path.stat().st_size > 0 and is_json_array(path)
+
+
+def iter_rows(path: Path, required_csv_columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) from a JSONL or CSV file; JSONL is streamed line by line.
+
+    Parquet, Arrow, JSON arrays and saved datasets yield (`tables.Row` number, row) instead.
+    """
+    suffix = path.suffix.lower()
+    if is_table(path):
+        if not path.exists():
+            raise located(path, None, "no such data file; check the path")
+        yield from iter_table_rows(path, required_csv_columns)
+        return
     if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
-        raise located(path, None, f"unsupported file type {suffix or '(none)'}; use .jsonl or .csv")
+        raise located(
+            path,
+            None,
+            f"unsupported file type {suffix or '(none)'}; use .jsonl, .csv, .parquet, .arrow, .json "
+            "or a folder written by datasets' save_to_disk",
+        )
     check_readable_file(path, "data")
     if suffix in JSONL_SUFFIXES:
         with path.open("rb") as stream:
