@@ -109,7 +109,7 @@ def _run(venv: Path, cwd: Path, *args: str, env: dict | None = None) -> subproce
 
 
 @pytest.mark.slow
-def test_pip_installed_stancetag_works_from_another_directory(installed, trained_tiny, tmp_path):
+def test_pip_installed_stancetag_works_from_another_directory(installed, trained_tiny, tiny_base_model, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "article.txt").write_text("Tariffs rose on Monday. Chinese warships sailed near Taiwan.\n")
@@ -144,3 +144,48 @@ def test_pip_installed_stancetag_works_from_another_directory(installed, trained
     )
     assert api.returncode == 0, api.stderr
     assert json.loads(api.stdout) == records
+
+    auto = _run(
+        installed,
+        elsewhere,
+        str(installed / "bin" / "python"),
+        "-c",
+        "import stancetag\nfrom transformers import AutoModel\n"
+        f"model = AutoModel.from_pretrained({str(trained_tiny)!r}, trust_remote_code=False)\n"
+        "print(type(model).__name__, model.config.topics)",
+    )
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.strip() == "StanceTagger ['taiwan', 'trade', 'military_ties']"
+
+    corpus = elsewhere / "corpus"  # exported by the checkout's script, read by the installed datasets
+    exported = subprocess.run(
+        [sys.executable, str(ROOT / "seeds" / "export_dataset.py"), "--output", str(corpus)], capture_output=True
+    )
+    assert exported.returncode == 0, exported.stderr
+    loaded = _run(
+        installed,
+        elsewhere,
+        str(installed / "bin" / "python"),
+        "-c",
+        "from datasets import load_dataset\ncorpus = load_dataset('corpus')\n"
+        "print(sorted(corpus), corpus['train'].features['tone'].names)",
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "['test', 'train', 'validation'] ['cooperative', 'contentious', 'neutral']"
+
+    trained = _run(
+        installed,
+        elsewhere,
+        stancetag,
+        "train",
+        "--data",
+        "corpus/data/validation.parquet",
+        "--base-model",
+        str(tiny_base_model),
+        "--epochs",
+        "1",
+        "--output",
+        "mine",
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert (elsewhere / "mine" / "README.md").is_file() and (elsewhere / "mine" / "config.json").is_file()
