@@ -21,6 +21,7 @@ app = typer.Typer(
 
 DEFAULT_MODEL = Path("artifacts/default")
 MODEL_ENV = "STANCETAG_MODEL"  # the model `predict`, `export` and `metrics` use when --model is not given
+DATA_FORMATS = "JSONL, CSV, Parquet, Arrow, a JSON array or a save_to_disk folder"
 CONFIG_HELP = "YAML config (default: configs/default.yaml here, else the one shipped with stancetag)."
 MODEL_HELP = f"(default: ${MODEL_ENV}, else {DEFAULT_MODEL})"
 
@@ -111,9 +112,9 @@ def _parse_thresholds(values: list[str] | None, topics: tuple[str, ...]) -> dict
 @app.command()
 def train(
     config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
-    data: Annotated[Optional[Path], typer.Option(help="Labeled JSONL/CSV (default: data.train).")] = None,
+    data: Annotated[Optional[Path], typer.Option(help=f"Labeled data: {DATA_FORMATS} (default: data.train).")] = None,
     dev: Annotated[
-        Optional[Path], typer.Option(help="Dev JSONL/CSV (default: data.dev, else held out by article).")
+        Optional[Path], typer.Option(help="Dev data, same formats (default: data.dev, else held out by article).")
     ] = None,
     output: Annotated[Path, typer.Option(help="Model directory to write.")] = DEFAULT_MODEL,
     base_model: Annotated[Optional[str], typer.Option(help="Override model.base_model: folder or hub name.")] = None,
@@ -275,7 +276,7 @@ def export(
 
 @app.command()
 def check(
-    data: Annotated[list[Path], typer.Argument(help="Labeled JSONL/CSV files (e.g. train, dev and test).")],
+    data: Annotated[list[Path], typer.Argument(help=f"Labeled data ({DATA_FORMATS}), e.g. train, dev and test.")],
     config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
@@ -295,7 +296,7 @@ def check(
 
 @app.command()
 def metrics(
-    data: Annotated[Path, typer.Option(help="Labeled JSONL/CSV to score.")],
+    data: Annotated[Path, typer.Option(help=f"Labeled data to score: {DATA_FORMATS}.")],
     model: Annotated[
         Optional[list[Path]],
         typer.Option(help=f"Trained model directory; give it twice to compare two models {MODEL_HELP}."),
@@ -332,7 +333,7 @@ def metrics(
 
 @app.command()
 def crossval(
-    data: Annotated[Path, typer.Argument(help="Labeled JSONL/CSV with `article` ids.")],
+    data: Annotated[Path, typer.Argument(help=f"Labeled data with `article` ids: {DATA_FORMATS}.")],
     config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     folds: Annotated[int, typer.Option(help="Number of article-grouped folds.")] = 5,
     epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
