@@ -30,6 +30,13 @@ def fit_temperature(gold: np.ndarray, probabilities: np.ndarray) -> float:
     return best
 
 
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T) from the probabilities softmax(logits) (see `fit_temperature`)."""
+    z = np.log(np.clip(probabilities, 1e-12, 1.0)) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
 def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, Any]:
     """Expected calibration error over equal-width confidence bins, and the bins themselves.
 

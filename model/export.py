@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from stancetag.errors import UserError
-from stancetag.model.artifact import ENCODER_CONFIG_FILE, load_artifact
+from stancetag.model.artifact import CONFIG_FILE, load_artifact
 from stancetag.model.meta import META_FILE, ArtifactMeta
 from stancetag.model.onnx_backend import (
     EXPORT_FILE,
@@ -191,7 +191,7 @@ def export_onnx(
                 f"{data_path}, below the {AGREEMENT_FLOOR:.0%} at which {offer}; nothing written. {fix}"
             )
         shutil.copy2(Path(model_dir) / META_FILE, staging / META_FILE)
-        shutil.copy2(Path(model_dir) / ENCODER_CONFIG_FILE, staging / ENCODER_CONFIG_FILE)
+        shutil.copy2(Path(model_dir) / CONFIG_FILE, staging / CONFIG_FILE)
         tokenizer.save_pretrained(str(staging))
         info.update(_describe(model_dir, data_path, texts, agreement, difference))
         (staging / EXPORT_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

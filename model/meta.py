@@ -12,7 +12,9 @@ from stancetag.config import Config, config_from_dict
 from stancetag.errors import UserError
 from stancetag.readers import read_json_file
 
-FORMAT_VERSION = 1
+# 2: the folder is a Hugging Face model (config.json of model_type "stancetag", save_pretrained);
+# 1 held a bare encoder config beside prefixed weights and is refused with "retrain".
+FORMAT_VERSION = 2
 META_FILE = "stancetag.json"
 
 

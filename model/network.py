@@ -1,16 +1,30 @@
-"""The tagger: one pretrained encoder, mean pooling, a multi-label topic head and a tone head."""
+"""The tagger as a Hugging Face model: one pretrained encoder, mean pooling, a multi-label topic head
+and a tone head.
+
+`StancetagConfig` (model_type "stancetag") holds the label sets, the per-topic thresholds, the tone
+temperature, the pooling and the encoder's own config; `StanceTagger` is a `PreTrainedModel`, so a
+model folder is written with `save_pretrained` (safetensors) and read with `from_pretrained`.
+Importing this module registers both with `AutoConfig` and `AutoModel`; `import stancetag` arranges
+that import for when transformers is imported (see `stancetag.model`), so
+`AutoModel.from_pretrained(folder)` works without `trust_remote_code`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PretrainedConfig
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
+from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import logging as hf_logging
 
+from stancetag.config import Config
 from stancetag.errors import UserError
 from stancetag.model.encoders import PARTS_PREFIX, resolve_parts
 
@@ -44,19 +58,82 @@ def resolve_base_model(name: str) -> str:
     return name
 
 
-class StanceTagger(nn.Module):
-    """Shared encoder; topics via independent sigmoids, tone via a softmax."""
+POOLINGS = ("mean",)
 
-    def __init__(self, encoder: nn.Module, n_topics: int, n_tones: int, dropout: float) -> None:
-        super().__init__()
+
+@strict
+class StancetagConfig(PreTrainedConfig):
+    """What rebuilds a trained tagger: label sets, decisions and the encoder's config.
+
+    topics / tones: the label sets, in the order of the heads' outputs.
+    thresholds: per-topic probability at or above which a topic is on (tuned on dev).
+    tone_temperature: tone logits are divided by it before the softmax (fitted on dev).
+    pooling: how token vectors become one sentence vector ("mean" over real tokens).
+    dropout: on the pooled vector while training. max_length: tokens per sentence the model was trained on.
+    encoder: the pretrained encoder's config (e.g. a BertConfig).
+    """
+
+    model_type = "stancetag"
+    sub_configs_defaults = {"encoder": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+
+    encoder: PreTrainedConfig | dict | None = None
+    topics: list[str] | None = None
+    tones: list[str] | None = None
+    thresholds: dict[str, float] | None = None
+    tone_temperature: float = 1.0
+    pooling: str = "mean"
+    dropout: float = 0.0
+    max_length: int = 128
+
+
+class StanceTagger(PreTrainedModel):
+    """Shared encoder; topics via independent sigmoids, tone via a softmax.
+
+    `forward(input_ids, attention_mask)` returns (topic_logits, tone_logits). Probabilities:
+    `sigmoid(topic_logits)` compared with `config.thresholds`, and
+    `softmax(tone_logits / config.tone_temperature)`; `stancetag.Tagger` does this for you.
+    """
+
+    config_class = StancetagConfig
+    config: StancetagConfig
+    base_model_prefix = "stancetag"
+    main_input_name = "input_ids"
+    _supports_sdpa = True
+
+    def __init__(self, config: StancetagConfig, encoder: PreTrainedModel | None = None) -> None:
+        super().__init__(config)
+        if config.pooling not in POOLINGS:
+            raise UserError(f"pooling {config.pooling!r}: this stancetag pools with {', '.join(POOLINGS)}; retrain")
+        if not config.topics or not config.tones:
+            raise UserError("the model config names no topics or tones; retrain the model")
+        if encoder is None:
+            encoder = AutoModel.from_config(config.encoder, add_pooling_layer=False)
+        # One config object for the encoder, as in transformers' composite models, with the attention
+        # implementation the encoder was built with (a fresh StancetagConfig resets it to None).
+        config.encoder._attn_implementation = encoder.config._attn_implementation
+        encoder.config = config.encoder
         self.encoder = encoder
-        hidden = encoder.config.hidden_size
-        self.dropout = nn.Dropout(dropout)
-        self.topic_head = nn.Linear(hidden, n_topics)
-        self.tone_head = nn.Linear(hidden, n_tones)
+        hidden = config.encoder.hidden_size
+        self.dropout = nn.Dropout(config.dropout)
+        self.topic_head = nn.Linear(hidden, len(config.topics))
+        self.tone_head = nn.Linear(hidden, len(config.tones))
+        self.post_init()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def _init_weights(self, module: nn.Module) -> None:
+        # The heads keep torch's default initialisation from their constructors (the same random
+        # draws as before this class was a PreTrainedModel); the encoder initialises itself.
+        pass
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
         # Mean pooling over real tokens: the objective the MiniLM sentence encoder was trained with.
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
@@ -64,31 +141,50 @@ class StanceTagger(nn.Module):
         return self.topic_head(pooled), self.tone_head(pooled)
 
 
-def load_pretrained(name: str, n_topics: int, n_tones: int, dropout: float):
-    """A new tagger on top of pretrained weights, and its tokenizer."""
-    source = resolve_base_model(name)
+AutoConfig.register(StancetagConfig.model_type, StancetagConfig, exist_ok=True)
+AutoModel.register(StancetagConfig, StanceTagger, exist_ok=True)
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No progress bars or notes from transformers (unused pooler weights, shard writing): not the user's business."""
     verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # unused pooler weights are expected, not news to the user
+    hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        encoder = AutoModel.from_pretrained(source, add_pooling_layer=False)
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+
+
+def load_pretrained(config: Config) -> tuple[StanceTagger, object]:
+    """A new tagger on top of the pretrained encoder `model.base_model`, and its tokenizer.
+
+    Thresholds start at 0.5 and the temperature at 1; training tunes both and stores them.
+    """
+    name = config.model.base_model
+    source = resolve_base_model(name)
+    try:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+            encoder = AutoModel.from_pretrained(source, add_pooling_layer=False, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise UserError(
             f"model.base_model {name!r}: could not load a pretrained model from {source} "
             f"({str(err).splitlines()[0]}); give a local Hugging Face folder"
         ) from err
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
-    return StanceTagger(encoder, n_topics, n_tones, dropout), tokenizer
-
-
-def build_from_config(encoder_config: PretrainedConfig, n_topics: int, n_tones: int) -> StanceTagger:
-    """An uninitialised tagger with the shape described by a saved encoder config."""
-    encoder = AutoModel.from_config(encoder_config, add_pooling_layer=False)
-    return StanceTagger(encoder, n_topics, n_tones, dropout=0.0)
-
-
-def load_encoder_config(folder: Path) -> PretrainedConfig:
-    return AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+    topics, tones = list(config.labels.topics), list(config.labels.tones)
+    encoder_config = encoder.config.to_dict()
+    encoder_config.pop("_name_or_path", None)  # a local path (site-packages, a temp folder): not part of the model
+    tagger_config = StancetagConfig(
+        encoder=encoder_config,
+        topics=topics,
+        tones=tones,
+        thresholds=dict.fromkeys(topics, 0.5),
+        tone_temperature=1.0,
+        pooling="mean",
+        dropout=config.model.dropout,
+        max_length=config.model.max_length,
+    )
+    return StanceTagger(tagger_config, encoder=encoder), tokenizer

@@ -131,7 +131,12 @@ class Predictor:
         return np.concatenate([topics, scores.tone_probabilities.argmax(axis=1)[:, None]], axis=1)
 
     def records(
-        self, article: str, first_index: int, sentences: list[str], scores: Scores, extra: dict[str, Any] | None = None
+        self,
+        article: str | None,
+        first_index: int,
+        sentences: list[str],
+        scores: Scores,
+        extra: dict[str, Any] | None = None,
     ) -> list[dict]:
         """One record per sentence; `extra` (the article's metadata) follows the predictions, then
         `model`, the short identity of the model (when it was loaded from a folder)."""

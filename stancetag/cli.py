@@ -22,8 +22,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DEFAULT_CONFIG = Path("configs/default.yaml")
 DEFAULT_MODEL = Path("artifacts/default")
+MODEL_ENV = "STANCETAG_MODEL"  # the model `predict`, `export` and `metrics` use when --model is not given
+DATA_FORMATS = "JSONL, CSV, Parquet, Arrow, a JSON array or a save_to_disk folder"
+CONFIG_HELP = "YAML config (default: configs/default.yaml here, else the one shipped with stancetag)."
+MODEL_HELP = f"(default: ${MODEL_ENV}, else {DEFAULT_MODEL})"
 
 _state = {"debug": False}
 log = logging.getLogger("stancetag")
@@ -61,6 +64,16 @@ def _setup_logging(quiet: bool) -> None:
     root.setLevel(level if _is_main_process() else logging.ERROR)  # N processes, one voice: rank 0
     for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _default_model() -> Path:
+    return Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+
+
+def _load_config(path: Path | None):
+    from stancetag.config import default_config_path, load_config
+
+    return load_config(path or default_config_path())
 
 
 def _fail(err: Exception) -> None:
@@ -114,10 +127,10 @@ def _parse_thresholds(values: list[str] | None, topics: tuple[str, ...]) -> dict
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
-    data: Annotated[Optional[Path], typer.Option(help="Labeled JSONL/CSV (default: data.train).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
+    data: Annotated[Optional[Path], typer.Option(help=f"Labeled data: {DATA_FORMATS} (default: data.train).")] = None,
     dev: Annotated[
-        Optional[Path], typer.Option(help="Dev JSONL/CSV (default: data.dev, else held out by article).")
+        Optional[Path], typer.Option(help="Dev data, same formats (default: data.dev, else held out by article).")
     ] = None,
     output: Annotated[Path, typer.Option(help="Model directory to write.")] = DEFAULT_MODEL,
     base_model: Annotated[Optional[str], typer.Option(help="Override model.base_model: folder or hub name.")] = None,
@@ -131,14 +144,16 @@ def train(
 ) -> None:
     """Fine-tune the base model on labeled sentences and write a model directory."""
     try:
-        from stancetag.config import load_config, with_overrides
+        from stancetag.config import with_overrides
         from stancetag.training.loop import train as run_training
 
-        cfg = load_config(config)
+        cfg = _load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         train_path = data or Path(cfg.data.train)
         dev_path = dev or (Path(cfg.data.dev) if cfg.data.dev and not no_dev and data is None else None)
+        if data is None and not train_path.exists():  # e.g. the packaged config, outside a checkout
+            raise UserError(f"{train_path}: no such data file (data.train of the config); pass --data FILE")
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
         result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device)
@@ -163,8 +178,9 @@ def predict(
         list[str], typer.Argument(help="Articles: .txt, .jsonl/.csv/.parquet with `text`, folders, or -.")
     ],
     model: Annotated[
-        Path, typer.Option(help="Trained model directory, or its ONNX export (run with ONNX Runtime).")
-    ] = DEFAULT_MODEL,
+        Optional[Path],
+        typer.Option(help=f"Trained model directory, or its ONNX export (run with ONNX Runtime) {MODEL_HELP}."),
+    ] = None,
     format: Annotated[
         str,
         typer.Option(
@@ -203,7 +219,7 @@ def predict(
         from stancetag.config import PRECISIONS
         from stancetag.launch import launch_from_env
         from stancetag.loop.tasks import ANNOTATION_FORMATS
-        from stancetag.model.predictor import load_predictor
+        from stancetag.model.tagger import Tagger
         from stancetag.readers import expand_inputs, iter_documents, metadata_columns
         from stancetag.writers import (
             FORMATS,
@@ -237,9 +253,9 @@ def predict(
             from stancetag.model.torch_backend import choose_device
 
             device = str(place_on_gpu(launch, choose_device(device), one_per_process=False))
-        predictor = load_predictor(model, precision=precision, batch_size=batch_size, device=device)
-        overrides = _parse_thresholds(threshold, predictor.meta.topics)
-        predictor.thresholds.update(overrides)
+        tagger = Tagger.load(model or _default_model(), precision=precision, batch_size=batch_size, device=device)
+        tagger.set_thresholds(_parse_thresholds(threshold, tagger.topics))
+        predictor = tagger.predictor
         topics, tones = predictor.meta.topics, predictor.meta.tones
         count = 0
         if format in ANNOTATION_FORMATS:
@@ -309,7 +325,7 @@ def _write_tasks(stream, fmt: str, predictor, model: Path, records) -> int:
 @app.command()
 def export(
     onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format so far).")] = False,
-    model: Annotated[Path, typer.Option(help="Trained model directory to export.")] = DEFAULT_MODEL,
+    model: Annotated[Optional[Path], typer.Option(help=f"Trained model directory to export {MODEL_HELP}.")] = None,
     output: Annotated[
         Optional[Path], typer.Option(help="Folder to write (default: beside the model, DIR-onnx or DIR-onnx-int8).")
     ] = None,
@@ -332,7 +348,7 @@ def export(
 
         if not onnx:
             raise UserError("export: choose the format; --onnx is the only one (stancetag export --onnx --model DIR)")
-        result = export_onnx(model, output, quantize=quantize, check_data=check_data)
+        result = export_onnx(model or _default_model(), output, quantize=quantize, check_data=check_data)
     except UserError as err:
         _fail(err)
         return
@@ -346,19 +362,18 @@ def export(
 
 @app.command()
 def check(
-    data: Annotated[list[Path], typer.Argument(help="Labeled JSONL/CSV files (e.g. train, dev and test).")],
-    config: Annotated[Path, typer.Option(help="YAML config with the label sets.")] = DEFAULT_CONFIG,
+    data: Annotated[list[Path], typer.Argument(help=f"Labeled data ({DATA_FORMATS}), e.g. train, dev and test.")],
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Validate labeled data without training: rows, label counts, duplicates, conflicts, leakage."""
     try:
-        from stancetag.config import load_config
         from stancetag.training.check import check_files, check_table
         from stancetag.writers import render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
-        report = check_files(data, load_config(config).labels)
+        report = check_files(data, _load_config(config).labels)
     except UserError as err:
         _fail(err)
         return
@@ -367,9 +382,10 @@ def check(
 
 @app.command()
 def metrics(
-    data: Annotated[Path, typer.Option(help="Labeled JSONL/CSV to score.")],
+    data: Annotated[Path, typer.Option(help=f"Labeled data to score: {DATA_FORMATS}.")],
     model: Annotated[
-        Optional[list[Path]], typer.Option(help="Trained model directory; give it twice to compare two models.")
+        Optional[list[Path]],
+        typer.Option(help=f"Trained model directory; give it twice to compare two models {MODEL_HELP}."),
     ] = None,
     format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
@@ -393,7 +409,7 @@ def metrics(
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
         options = ReportOptions(errors=errors, resamples=bootstrap, train_path=train_data)
-        run = run_metrics(model or [DEFAULT_MODEL], data, options)
+        run = run_metrics(model or [_default_model()], data, options)
         with atomic_output(output) as stream:
             stream.write(render_json(run.to_json()) if format == "json" else terminal_table(run))
         if output_dir is not None:
@@ -453,7 +469,7 @@ def trends(
             period=period, by=tuple(by or ()), unit=unit, method=method, date_column=date_column, resamples=bootstrap
         )
         files = expand_inputs(inputs)
-        predictor, calibration = prepare(files, model, DEFAULT_MODEL, calibration_data)
+        predictor, calibration = prepare(files, model, _default_model(), calibration_data)
         predictor.thresholds.update(_parse_thresholds(threshold, predictor.meta.topics))
         options = dataclasses.replace(options, seed=predictor.meta.config.training.seed)
         result = compute_trends(files, predictor, calibration, options)
@@ -467,8 +483,8 @@ def trends(
 
 @app.command()
 def crossval(
-    data: Annotated[Path, typer.Argument(help="Labeled JSONL/CSV with `article` ids.")],
-    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    data: Annotated[Path, typer.Argument(help=f"Labeled data with `article` ids: {DATA_FORMATS}.")],
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     folds: Annotated[int, typer.Option(help="Number of article-grouped folds.")] = 5,
     epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override training.seed (also seeds the folds).")] = None,
@@ -481,14 +497,14 @@ def crossval(
 ) -> None:
     """Train and score one model per article-grouped fold (or per held-out register); print means and std."""
     try:
-        from stancetag.config import load_config, with_overrides
+        from stancetag.config import with_overrides
         from stancetag.training.crossval import crossval as run_crossval
         from stancetag.training.crossval import crossval_table
         from stancetag.writers import render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
-        cfg = load_config(config)
+        cfg = _load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         result = run_crossval(cfg, data, folds, by=by, progress=logging.getLogger().level <= logging.INFO)
@@ -541,7 +557,9 @@ def suggest(
     inputs: Annotated[
         list[str], typer.Argument(help="Unlabeled articles: .txt, .jsonl/.csv with `text`, folders, or -.")
     ],
-    model: Annotated[Path, typer.Option(help="Trained model directory (or its ONNX export).")] = DEFAULT_MODEL,
+    model: Annotated[
+        Optional[Path], typer.Option(help=f"Trained model directory (or its ONNX export) {MODEL_HELP}.")
+    ] = None,
     count: Annotated[int, typer.Option("--count", "-n", help="How many sentences to suggest.")] = 50,
     strategy: Annotated[
         Optional[str], typer.Option(help="uncertainty (default: it beat random in bench/active_learning.py) or random.")
@@ -572,6 +590,7 @@ def suggest(
         options = SuggestOptions(count, strategy or DEFAULT_STRATEGY, per_article, max_similarity, seed)
         files = expand_inputs(inputs)
         skip = _excluded_texts(exclude)
+        model = model or _default_model()
         predictor = load_predictor(model)
         topics, tones = predictor.meta.topics, predictor.meta.tones
         records = [r for r in predictor.tag_articles(iter_articles(files)) if r["text"].strip() not in skip]
@@ -605,7 +624,7 @@ def import_annotations(
     source: Annotated[
         str, typer.Option("--from", help="auto (tell from the file), label-studio, argilla or prodigy.")
     ] = "auto",
-    config: Annotated[Path, typer.Option(help="YAML config with the label sets.")] = DEFAULT_CONFIG,
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     output: Annotated[Optional[Path], typer.Option(help="Labeled JSONL to write (default: standard output).")] = None,
     skip_conflicts: Annotated[
         bool, typer.Option("--skip-conflicts", help="Leave out sentences whose annotators disagree (else an error).")
@@ -613,13 +632,12 @@ def import_annotations(
 ) -> None:
     """Turn annotation tools' exports into stancetag's labeled JSONL, validated like training data."""
     try:
-        from stancetag.config import load_config
         from stancetag.labeled import ExampleSet
         from stancetag.loop.imports import TOOL_NAMES
         from stancetag.loop.imports import import_annotations as read_export
         from stancetag.writers import atomic_output
 
-        labels = load_config(config).labels
+        labels = _load_config(config).labels
         seen = ExampleSet()
         results = [
             (path, read_export(path, labels, source, skip_conflicts=skip_conflicts, seen=seen)) for path in files
@@ -645,7 +663,7 @@ AUDIT_FORMATS = ("table", "markdown", "csv", "json", "jsonl")
 @app.command()
 def audit(
     data: Annotated[Path, typer.Argument(help="Labeled JSONL/CSV with `article` ids.")],
-    config: Annotated[Path, typer.Option(help="YAML config.")] = DEFAULT_CONFIG,
+    config: Annotated[Optional[Path], typer.Option(help=CONFIG_HELP)] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="TF-IDF + logistic regression out-of-fold probabilities (seconds).")
     ] = False,
@@ -658,7 +676,7 @@ def audit(
 ) -> None:
     """Likely label errors: out-of-fold probabilities and cleanlab, ranked with given and suggested labels."""
     try:
-        from stancetag.config import load_config, with_overrides
+        from stancetag.config import with_overrides
         from stancetag.loop.audit import audit as run_audit
         from stancetag.loop.audit import audit_csv, audit_markdown, audit_table
         from stancetag.writers import atomic_output, render_json
@@ -667,7 +685,7 @@ def audit(
             raise UserError(f"--format {format!r}: choose one of {', '.join(AUDIT_FORMATS)}")
         if top is not None and top < 1:
             raise UserError(f"--top {top}: show at least 1")
-        cfg = load_config(config)
+        cfg = _load_config(config)
         overrides = {"training.epochs": epochs, "training.seed": seed}
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         result = run_audit(cfg, data, folds=folds, quick=quick, progress=logging.getLogger().level <= logging.INFO)

@@ -1,12 +1,16 @@
 """The one configuration object: loaded from YAML, validated against the dataclasses, frozen.
 
 Every key is required and unknown keys are an error, so that a typo in a YAML file never silently
-falls back to a default. Defaults live in `configs/default.yaml`, not in code.
+falls back to a default. Defaults live in `configs/default.yaml`, not in code; that file also ships
+inside the package (`stancetag.configs`), so the CLI works outside a checkout. Relative paths in a
+config file are relative to the file's folder, not to where `stancetag` runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -167,8 +171,41 @@ def _check_values(config: Config, source: str) -> None:
             raise UserError(f"{source}: {message}")
 
 
+LOCAL_DEFAULT = Path("configs/default.yaml")
+PACKAGED_CONFIGS = "stancetag.configs"
+
+
+def default_config_path() -> Path:
+    """`configs/default.yaml` in the working directory (a checkout), else the copy shipped in the package."""
+    if LOCAL_DEFAULT.is_file():
+        return LOCAL_DEFAULT
+    return Path(str(importlib.resources.files(PACKAGED_CONFIGS) / LOCAL_DEFAULT.name))
+
+
+def _beside(folder: Path, value: str) -> str:
+    """A relative path from a config file, made relative to that file's folder (normalised, so
+    `configs/../seeds/train.jsonl` reads `seeds/train.jsonl`)."""
+    return value if Path(value).is_absolute() else os.path.normpath(folder / value)
+
+
+def resolve_paths(config: Config, folder: Path) -> Config:
+    """Data paths relative to `folder`; `model.base_model` too when it names a folder there (else
+    it stays a hub name, `pkg:` or `parts:` reference)."""
+    data = config.data
+    data = dataclasses.replace(
+        data,
+        train=_beside(folder, data.train),
+        dev=_beside(folder, data.dev) if data.dev else data.dev,
+        test=_beside(folder, data.test) if data.test else data.test,
+    )
+    base = config.model.base_model
+    if ":" not in base and not Path(base).is_absolute() and (folder / base).is_dir():
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, base_model=_beside(folder, base)))
+    return dataclasses.replace(config, data=data)
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file; its relative paths are resolved against its folder."""
     path = Path(path)
     if not path.is_file():
         what = "a directory" if path.is_dir() else "missing"
@@ -178,7 +215,7 @@ def load_config(path: str | Path) -> Config:
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(f"{path}: not valid YAML ({first}); fix the syntax") from err
-    return config_from_dict(raw, str(path))
+    return resolve_paths(config_from_dict(raw, str(path)), path.parent)
 
 
 def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:

@@ -14,7 +14,8 @@ import numpy as np
 
 from stancetag.config import LabelsConfig
 from stancetag.errors import UserError, did_you_mean, located
-from stancetag.readers import iter_rows
+from stancetag.readers import iter_labeled_rows
+from stancetag.tables import Row
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,9 @@ class ExampleSet:
         """True when kept, False when it repeats an earlier example with the same labels."""
         earlier = self._first_seen.get(example.text)
         if earlier is not None:
+            unit = "rows" if isinstance(example.line, Row) else "lines"
             places = (
-                f"lines {earlier.line} and {example.line}"
+                f"{unit} {earlier.line:d} and {example.line:d}"
                 if earlier.source == example.source
                 else f"{earlier.source}:{earlier.line} and here"
             )
@@ -144,8 +146,9 @@ class ExampleSet:
                     example.line,
                     f"the same sentence has different labels on {places}; keep one of them",
                 )
-            first = f"line {earlier.line}" if earlier.source == example.source else f"{earlier.source}:{earlier.line}"
-            log.warning("%s:%d repeats %s with the same labels; skipped", example.source, example.line, first)
+            same_file = earlier.source == example.source
+            first = f"{unit[:-1]} {earlier.line:d}" if same_file else f"{earlier.source}:{earlier.line}"
+            log.warning("%s:%s repeats %s with the same labels; skipped", example.source, example.line, first)
             return False
         self._first_seen[example.text] = example
         self.examples.append(example)
@@ -153,10 +156,11 @@ class ExampleSet:
 
 
 def load_examples(path: str | Path, labels: LabelsConfig) -> list[Example]:
-    """Read a labeled JSONL or CSV file; every problem is an error naming the file and line."""
+    """Read labeled data; every problem is an error naming the file and line (JSONL, CSV) or row
+    (Parquet, Arrow, a JSON array, a saved dataset folder: read through `datasets`)."""
     path = Path(path)
     kept = ExampleSet()
-    for number, row in iter_rows(path, ("text", "topics", "tone")):
+    for number, row in iter_labeled_rows(path, ("text", "topics", "tone")):
         kept.add(example_from_row(row, labels, path, number, f"{path.name}:{number}"))
     return kept.examples
 

@@ -1,10 +1,13 @@
 """Read user files: JSONL, CSV and Parquet rows with their line (row) numbers, and articles to tag
 (.txt files, rows with `text`, folders, standard input) with every other column of their row.
 
-The standard library readers are used for JSONL and CSV rather than `datasets` because every bad
-row must be reported by file and line (a broken JSON line, a ragged CSV row, bytes that are not
-UTF-8), and because prediction must stream rows without caching whole files. Parquet is read with
-pyarrow, batch by batch; its "line" is the row number, counted from 1.
+JSONL and CSV are read with the standard library rather than `datasets` because every bad row
+must be reported by file and line (a broken JSON line, a ragged CSV row, bytes that are not
+UTF-8), and because prediction must stream rows without caching whole files. Articles to tag in
+Parquet are read with pyarrow, batch by batch (their "line" is the row number, counted from 1).
+Labeled data in Parquet, Arrow, a .json file holding one JSON array, or a folder written by
+`datasets`' `save_to_disk` goes through `datasets` (`tables`), which also turns ClassLabel ids
+back into label names; its errors name the row.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stancetag.errors import UserError, located
+from stancetag.tables import DATASET_SUFFIXES, is_json_array, is_saved_dataset, iter_table_rows
 from stancetag.text import split_sentences
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -118,6 +122,24 @@ def iter_csv(path: Path, text: str, required: tuple[str, ...]) -> Iterator[tuple
                 f"row has {len(cells)} fields but the header has {len(header)}; quote fields that contain commas",
             )
         yield number, dict(zip(header, cells, strict=False))
+
+
+def is_table(path: Path) -> bool:
+    """Read through `datasets`: Parquet, Arrow, a saved dataset folder, or a .json holding one JSON array."""
+    suffix = path.suffix.lower()
+    if suffix in DATASET_SUFFIXES or is_saved_dataset(path):
+        return True
+    return suffix == ".json" and path.is_file() and path.stat().st_size > 0 and is_json_array(path)
+
+
+def iter_labeled_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a labeled file: table formats through `datasets` (`tables.Row` numbers), else `iter_rows`."""
+    if is_table(path):
+        if not path.exists():
+            raise located(path, None, "no such data file; check the path")
+        yield from iter_table_rows(path, required)
+        return
+    yield from iter_rows(path, required)
 
 
 def plain_value(value: Any) -> Any:

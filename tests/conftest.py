@@ -55,3 +55,20 @@ def trained_tiny(tiny_base_model, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("models") / "tiny"
     train(config, TINY_DATA, None, output, progress=False)
     return output
+
+
+def edit_model(folder: Path, **changes) -> None:
+    """Change `topics`, `thresholds` or `tone_temperature` of a copied model folder in both places that
+    hold them, stancetag.json and config.json (a folder where they disagree is refused as mixed)."""
+    import json
+
+    meta_path, config_path = folder / "stancetag.json", folder / "config.json"
+    meta, config = json.loads(meta_path.read_text()), json.loads(config_path.read_text())
+    for key, value in changes.items():
+        config[key] = value
+        if key == "topics":
+            meta["labels"]["topics"] = meta["config"]["labels"]["topics"] = value
+        else:
+            meta[key] = value
+    meta_path.write_text(json.dumps(meta))
+    config_path.write_text(json.dumps(config))

@@ -18,7 +18,7 @@ from stancetag.evaluation.render import report_markdown, terminal_table, write_r
 from stancetag.evaluation.report import Gold, MetricsRun, ReportOptions, compare, evaluate_outputs
 from stancetag.labeled import Example, fingerprint, load_examples
 
-from .conftest import DATA, TINY_DATA
+from .conftest import DATA, TINY_DATA, edit_model
 
 runner = CliRunner()
 TOPICS = ("a", "b")
@@ -286,11 +286,8 @@ def test_metrics_cli_compares_two_models(trained_tiny, tmp_path):
 def test_metrics_cli_refuses_models_with_different_labels(trained_tiny, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(trained_tiny, other)
-    meta = json.loads((other / "stancetag.json").read_text())
     renamed = ["taiwan", "trade", "navy"]
-    meta["labels"]["topics"] = meta["config"]["labels"]["topics"] = renamed
-    meta["thresholds"] = dict.fromkeys(renamed, 0.5)
-    (other / "stancetag.json").write_text(json.dumps(meta))
+    edit_model(other, topics=renamed, thresholds=dict.fromkeys(renamed, 0.5))
     result = runner.invoke(
         app, ["metrics", "--model", str(trained_tiny), "--model", str(other), "--data", str(TINY_DATA)]
     )

@@ -6,6 +6,8 @@ import numpy as np
 
 from stancetag.evaluation.calibration import fit_temperature
 
+from .conftest import edit_model
+
 
 def _softmax(z):
     z = z - z.max(axis=1, keepdims=True)
@@ -36,9 +38,8 @@ def test_predict_applies_the_stored_temperature_to_the_tone_logits(trained_tiny,
 
     model = tmp_path / "model"
     shutil.copytree(trained_tiny, model)
+    edit_model(model, tone_temperature=2.5)  # far from the fitted value, so ignoring it cannot pass
     meta = json.loads((model / "stancetag.json").read_text())
-    meta["tone_temperature"] = 2.5  # far from the fitted value, so ignoring it cannot pass
-    (model / "stancetag.json").write_text(json.dumps(meta))
     texts = ["Beijing warned Washington over Taiwan arms sales.", "The two sides agreed to resume talks."]
 
     predictor = TorchPredictor.from_directory(model, device="cpu", precision="fp32")

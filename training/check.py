@@ -9,7 +9,7 @@ from typing import Any
 
 from stancetag.config import LabelsConfig
 from stancetag.labeled import Example, find_leaks, load_examples
-from stancetag.readers import iter_rows
+from stancetag.readers import iter_labeled_rows
 
 
 def summarize(examples: list[Example], rows: int, labels: LabelsConfig) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def check_files(paths: list[Path], labels: LabelsConfig) -> dict[str, Any]:
     files = {}
     for path in paths:
         examples = load_examples(path, labels)
-        rows = sum(1 for _ in iter_rows(path, ("text", "topics", "tone")))
+        rows = sum(1 for _ in iter_labeled_rows(path, ("text", "topics", "tone")))
         loaded[str(path)] = examples
         files[str(path)] = summarize(examples, rows, labels)
     leaks = []

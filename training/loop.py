@@ -22,7 +22,8 @@ from transformers import get_linear_schedule_with_warmup
 import stancetag
 from stancetag.config import Config
 from stancetag.errors import UserError
-from stancetag.evaluation.calibration import fit_temperature
+from stancetag.evaluation.calibration import apply_temperature, fit_temperature
+from stancetag.evaluation.card import dev_details, group_counts, write_card
 from stancetag.evaluation.metrics import headline, score
 from stancetag.evaluation.thresholds import tune_thresholds
 from stancetag.labeled import (
@@ -187,9 +188,7 @@ def _train(
     started = time.perf_counter()
     seed_everything(config.training.seed)
     train_examples, dev_examples, data_info = load_splits(config, train_path, dev_path)
-    tagger, tokenizer = load_pretrained(
-        config.model.base_model, len(config.labels.topics), len(config.labels.tones), config.model.dropout
-    )
+    tagger, tokenizer = load_pretrained(config)
     tagger.to(device)
     train_data = encode(train_examples, tokenizer, config, str(train_path))
     pad_id = tokenizer.pad_token_id or 0
@@ -313,22 +312,32 @@ def _train(
 
     if launch.is_main:
         tagger.load_state_dict(best_weights)
-        dev_tone_p = scorer.predict_proba([e.text for e in dev_examples]).tone_probabilities
+        dev_p = scorer.predict_proba([e.text for e in dev_examples])
         _, dev_tones = gold_arrays(dev_examples, config.labels.topics, config.labels.tones)
-        tone_temperature = fit_temperature(dev_tones, dev_tone_p)
+        tone_temperature = fit_temperature(dev_tones, dev_p.tone_probabilities)
+        details = dev_details(  # for the model card: per register and era, calibration
+            dev_examples,
+            dev_p.topic_probabilities,
+            apply_temperature(dev_p.tone_probabilities, tone_temperature),
+            best["thresholds"],
+            config.labels.topics,
+            config.labels.tones,
+        )
+        data = {**data_info, "train": {**data_info["train"], **group_counts(train_examples)}}
         meta = ArtifactMeta(
             config=config,
             thresholds=best["thresholds"],
             tone_temperature=tone_temperature,
             base_model=config.model.base_model,
-            data=data_info,
-            dev_metrics=best["metrics"],
+            data=data,
+            dev_metrics={**best["metrics"], **details},
             versions=_versions(),
             training={"best_epoch": best["epoch"], "epochs_run": history[-1]["epoch"], "history": history},
         )
         staging = staging_directory(output)
         try:
             save_artifact(staging, tagger, tokenizer, meta)
+            write_card(staging, meta, name=output.name)
             publish_directory(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
