@@ -92,7 +92,7 @@ def test_the_corpus_exports_as_a_typed_dataset_dict_that_load_dataset_reads(tmp_
     exporter = _exporter()
     output = tmp_path / "corpus"
     assert exporter.main(["--output", str(output)]) == 0
-    corpus = load_dataset(str(output))
+    corpus = load_dataset(str(output), cache_dir=str(tmp_path / "hf-cache"))  # not the shared cache of earlier runs
     assert set(corpus) == {"train", "validation", "test"}
     labels = load_config(ROOT / "configs" / "default.yaml").labels
     for split, name in (("train", "train.jsonl"), ("validation", "dev.jsonl"), ("test", "test.jsonl")):

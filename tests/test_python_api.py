@@ -13,7 +13,7 @@ from stancetag.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "seeds" / "seed_article.txt"
-RECORD_KEYS = {"article", "sentence_index", "text", "topics", "topic_scores", "tone", "tone_scores"}
+RECORD_KEYS = {"article", "sentence_index", "text", "topics", "topic_scores", "tone", "tone_scores", "model"}
 
 
 def test_import_stancetag_stays_light():
