@@ -176,15 +176,21 @@ def audit_table(result: AuditResult, top: int | None) -> str:
         f"{METHODS[result.method]}, {result.folds} article-grouped folds",
         f"{'rank':>4}  {'line':>5}  {'quality':>7}  {'given':<34}  {'suggested':<34}  sentence",
     ]
-    for issue in result.issues[:top]:
+    for issue, given, suggested in _given_and_suggested(result, top):
         text = issue["text"] if len(issue["text"]) <= 70 else issue["text"][:67] + "..."
-        given = _labels(issue["given_topics"], issue["given_tone"])
-        suggested = _labels(issue["suggested_topics"], issue["suggested_tone"])
         lines.append(
             f"{issue['rank']:>4}  {issue['line']:>5}  {issue['label_quality']:>7.3f}  "
             f"{given:<34}  {suggested:<34}  {text}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _given_and_suggested(result: AuditResult, top: int | None) -> list[tuple[dict, str, str]]:
+    """Each shown issue with its given and suggested labels as text."""
+    return [
+        (i, _labels(i["given_topics"], i["given_tone"]), _labels(i["suggested_topics"], i["suggested_tone"]))
+        for i in result.issues[:top]
+    ]
 
 
 def audit_markdown(result: AuditResult, top: int | None) -> str:
@@ -198,10 +204,8 @@ def audit_markdown(result: AuditResult, top: int | None) -> str:
         "| rank | line | article | sentence | given | suggested | quality | verdict |",
         "| ---: | ---: | --- | --- | --- | --- | ---: | --- |",
     ]
-    for issue in result.issues[:top]:
+    for issue, given, suggested in _given_and_suggested(result, top):
         text = issue["text"].replace("|", "\\|")
-        given = _labels(issue["given_topics"], issue["given_tone"])
-        suggested = _labels(issue["suggested_topics"], issue["suggested_tone"])
         lines.append(
             f"| {issue['rank']} | {issue['line']} | {issue['article']} | {text} | {given} | {suggested} | "
             f"{issue['label_quality']:.3f} | |"

@@ -23,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from stancetag.errors import UserError
-from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
+from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta, required_file
 from stancetag.model.network import StancetagConfig, StanceTagger, quiet_transformers
 
 WEIGHTS_FILE = "model.safetensors"
@@ -85,12 +85,9 @@ def _check_agreement(path: Path, config: StancetagConfig, meta: ArtifactMeta) ->
 
 def load_artifact(folder: str | Path) -> tuple[StanceTagger, PreTrainedTokenizerBase, ArtifactMeta]:
     """Rebuild the tagger from a model directory, validating every file on the way."""
-    folder = Path(folder)
     meta = read_meta(folder)
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        raise UserError(f"{weights}: weights file missing; copy the whole model directory or retrain")
-    config = _read_config(folder, meta)
+    weights = required_file(Path(folder), WEIGHTS_FILE, "weights file", "copy the whole model directory or retrain")
+    config = _read_config(Path(folder), meta)
     try:
         with safe_open(str(weights), framework="pt") as handle:
             handle.keys()

@@ -105,6 +105,14 @@ def _meta_from_json(raw: Any, source: Path) -> ArtifactMeta:
     )
 
 
+def required_file(folder: Path, name: str, what: str, fix: str) -> Path:
+    """`folder / name`, which a model or export folder must hold; missing, a one-line error with `fix`."""
+    path = folder / name
+    if not path.is_file():
+        raise UserError(f"{path}: {what + ' ' if what else ''}missing; {fix}")
+    return path
+
+
 def read_meta(folder: str | Path) -> ArtifactMeta:
     folder = Path(folder)
     if not folder.is_dir():

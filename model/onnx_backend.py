@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from stancetag.errors import UserError
-from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
+from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta, required_file
 from stancetag.model.predictor import Predictor
 from stancetag.readers import read_json_file
 
@@ -167,14 +167,13 @@ class OnnxPredictor(Predictor):
 
     @classmethod
     def from_directory(cls, folder: str | Path, **options: Any) -> OnnxPredictor:
-        folder = Path(folder)
         meta = read_meta(folder)
-        info = read_export_info(folder)
-        model_file = folder / ONNX_FILE
-        if not model_file.is_file():
-            raise UserError(f"{model_file}: missing; copy the whole exported folder or export the model again")
+        info = read_export_info(Path(folder))
+        model_file = required_file(
+            Path(folder), ONNX_FILE, "", "copy the whole exported folder or export the model again"
+        )
         session = open_session(model_file, meta)
-        tokenizer = FastTokenizer(folder)
+        tokenizer = FastTokenizer(Path(folder))
         return cls(session, tokenizer, meta, info, **options)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
