@@ -20,6 +20,8 @@ back on the right sentence, and the scores (and, from `suggest`, the reason) for
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO
 
 ANNOTATION_FORMATS = ("label-studio", "argilla", "prodigy")
@@ -112,22 +114,20 @@ def prodigy_task(record: dict, topics: tuple[str, ...], tones: tuple[str, ...], 
     return {"text": record["text"], "options": options, "accept": accept, "meta": meta}
 
 
+@dataclass
 class TaskWriter:
-    """Streams prediction records as pre-annotation tasks; `close()` ends a JSON array."""
+    """Streams prediction records as pre-annotation tasks; `close()` ends a JSON array.
 
-    def __init__(
-        self,
-        stream: IO[str],
-        fmt: str,
-        topics: tuple[str, ...],
-        tones: tuple[str, ...],
-        model_version: str,
-        confidence,
-    ) -> None:
-        """`confidence(record)` is the model's certainty in [0, 1] (1 minus `suggest`'s uncertainty)."""
-        self.stream, self.fmt, self.topics, self.tones = stream, fmt, topics, tones
-        self.model_version, self.confidence = model_version, confidence
-        self._count = 0
+    `confidence(record)` is the model's certainty in [0, 1] (1 minus `suggest`'s uncertainty).
+    """
+
+    stream: IO[str]
+    fmt: str
+    topics: tuple[str, ...]
+    tones: tuple[str, ...]
+    model_version: str
+    confidence: Callable[[dict], float]
+    _count: int = 0
 
     def write(self, record: dict) -> None:
         if self.fmt == "prodigy":
