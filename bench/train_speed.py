@@ -82,9 +82,9 @@ def trainer_rates(config: Config, examples: list[Example], epochs: int, device: 
     hf_logging.disable_progress_bar()
     source = resolve_base_model(config.model.base_model)
     labels = list(config.labels.topics) + list(config.labels.tones)
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     model = BertForSequenceClassification.from_pretrained(
-        source, num_labels=len(labels), problem_type="multi_label_classification"
+        source, num_labels=len(labels), problem_type="multi_label_classification", trust_remote_code=False
     )
     encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.model.max_length)
     rows = [
