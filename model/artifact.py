@@ -4,13 +4,15 @@
 | --- | --- |
 | `config.json` | `StancetagConfig`: labels, thresholds, tone temperature, pooling, the encoder's config |
 | `model.safetensors` | encoder and both heads (`save_pretrained`) |
-| tokenizer files | the encoder's tokenizer |
+| `tokenizer.json`, `tokenizer_config.json` | the encoder's (fast) tokenizer and its settings |
 | `stancetag.json` | the training record and the predict settings (`meta`), read without torch |
 | `README.md` | the model card (written by training, `evaluation.card`) |
 
+`MODEL_FILES` are the files `save_artifact` always writes; a folder without one of them is refused.
 Loading never unpickles and never runs code from the directory: weights come from safetensors,
-every `from_pretrained` passes `trust_remote_code=False`, and `stancetag.json` and `config.json`
-are validated, and checked against each other, before anything in them is used.
+every `from_pretrained` passes `trust_remote_code=False`, a folder that names custom code is refused
+before transformers reads it (`folder`), and `stancetag.json` and `config.json` are validated
+(sizes included), and checked against each other, before anything in them is used or allocated.
 """
 
 from __future__ import annotations
@@ -23,11 +25,26 @@ from safetensors import SafetensorError, safe_open
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from stancetag.errors import UserError
-from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta, required_file
+from stancetag.model.folder import (
+    CONFIG_FILE,
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    check_stancetag_config,
+    refuse_custom_code,
+    require_files,
+)
+from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
 from stancetag.model.network import StancetagConfig, StanceTagger, quiet_transformers
+from stancetag.readers import read_json_file
 
 WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
+MODEL_FILES = {
+    CONFIG_FILE: "model config",
+    WEIGHTS_FILE: "weights file",
+    TOKENIZER_FILE: "tokenizer file",
+    TOKENIZER_CONFIG_FILE: "tokenizer settings",
+}
+MODEL_FIX = "copy the whole model directory or retrain"
 
 
 def save_artifact(folder: Path, tagger: StanceTagger, tokenizer: PreTrainedTokenizerBase, meta: ArtifactMeta) -> None:
@@ -47,18 +64,16 @@ def save_artifact(folder: Path, tagger: StanceTagger, tokenizer: PreTrainedToken
 
 def _read_config(folder: Path, meta: ArtifactMeta) -> StancetagConfig:
     path = folder / CONFIG_FILE
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing; copy the whole model directory or retrain") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON ({err}); the model directory is damaged, retrain") from err
+    raw = read_json_file(path, "the model directory is damaged, retrain")
     if not isinstance(raw, dict) or raw.get("model_type") != StancetagConfig.model_type:
         found = raw.get("model_type") if isinstance(raw, dict) else type(raw).__name__
         raise UserError(
             f"{path}: model_type {found!r}, expected {StancetagConfig.model_type!r} "
             "(a folder from an older stancetag or another model); retrain the model with this version"
         )
+    check_stancetag_config(
+        path, raw, meta.config.model.max_length, folder / META_FILE, "the model directory is damaged, retrain"
+    )
     try:
         config = StancetagConfig.from_pretrained(str(folder), trust_remote_code=False)
     except (OSError, ValueError, TypeError) as err:
@@ -86,7 +101,9 @@ def _check_agreement(path: Path, config: StancetagConfig, meta: ArtifactMeta) ->
 def load_artifact(folder: str | Path) -> tuple[StanceTagger, PreTrainedTokenizerBase, ArtifactMeta]:
     """Rebuild the tagger from a model directory, validating every file on the way."""
     meta = read_meta(folder)
-    weights = required_file(Path(folder), WEIGHTS_FILE, "weights file", "copy the whole model directory or retrain")
+    require_files(Path(folder), MODEL_FILES, MODEL_FIX)
+    refuse_custom_code(Path(folder), own_classes=[StanceTagger.__name__])
+    weights = Path(folder) / WEIGHTS_FILE
     config = _read_config(Path(folder), meta)
     try:
         with safe_open(str(weights), framework="pt") as handle:

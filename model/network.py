@@ -27,6 +27,9 @@ from transformers.utils import logging as hf_logging
 from stancetag.config import Config
 from stancetag.errors import UserError
 from stancetag.model.encoders import PARTS_PREFIX, resolve_parts
+from stancetag.model.folder import CONFIG_FILE, check_encoder_sizes, refuse_custom_code, usable_positions
+from stancetag.model.meta import required_file
+from stancetag.readers import read_json_file
 
 PACKAGE_PREFIX = "pkg:"
 
@@ -158,6 +161,29 @@ def quiet_transformers() -> Iterator[None]:
         hf_logging.enable_progress_bar()
 
 
+def check_base_model_folder(folder: Path, name: str, max_length: int, *, pinned: bool = False) -> None:
+    """A local base-model folder is data: no custom code, a config.json whose sizes fit in memory,
+    and enough position embeddings for `model.max_length`; checked before transformers reads it.
+
+    `pinned`: a split encoder (`parts:`), whose content was checked against a SHA-256 when it was
+    assembled; its files are known, so the custom-code check is skipped (the hub repository of
+    all-mpnet-base-v2 carries a `train_script.py` that transformers never loads).
+    """
+    path = required_file(folder, CONFIG_FILE, "model config", f"point model.base_model ({name!r}) at a model folder")
+    if not pinned:
+        refuse_custom_code(folder)
+    raw = read_json_file(path, f"point model.base_model ({name!r}) at another model folder")
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a JSON object; point model.base_model ({name!r}) at another model folder")
+    check_encoder_sizes(path, raw, f"point model.base_model ({name!r}) at another model folder")
+    positions = usable_positions(raw)
+    if positions is not None and max_length > positions:
+        raise UserError(
+            f"{path}: the base model has {positions} token positions (`max_position_embeddings`), fewer than "
+            f"model.max_length {max_length}; set model.max_length to at most {positions} or choose another base model"
+        )
+
+
 def load_pretrained(config: Config) -> tuple[StanceTagger, object]:
     """A new tagger on top of the pretrained encoder `model.base_model`, and its tokenizer.
 
@@ -165,6 +191,8 @@ def load_pretrained(config: Config) -> tuple[StanceTagger, object]:
     """
     name = config.model.base_model
     source = resolve_base_model(name)
+    if Path(source).is_dir():
+        check_base_model_folder(Path(source), name, config.model.max_length, pinned=name.startswith(PARTS_PREFIX))
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
@@ -174,6 +202,11 @@ def load_pretrained(config: Config) -> tuple[StanceTagger, object]:
             f"model.base_model {name!r}: could not load a pretrained model from {source} "
             f"({str(err).splitlines()[0]}); give a local Hugging Face folder"
         ) from err
+    if not getattr(tokenizer, "is_fast", False):
+        raise UserError(
+            f"model.base_model {name!r}: its tokenizer has no fast form (tokenizer.json), which a stancetag "
+            "model folder and its ONNX export are tagged with; choose a base model that has one"
+        )
     topics, tones = list(config.labels.topics), list(config.labels.tones)
     encoder_config = encoder.config.to_dict()
     encoder_config.pop("_name_or_path", None)  # a local path (site-packages, a temp folder): not part of the model

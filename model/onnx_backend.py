@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from stancetag.errors import UserError
-from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta, required_file
+from stancetag.model.folder import (
+    CONFIG_FILE,
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    check_stancetag_config,
+    refuse_custom_code,
+    require_files,
+)
+from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
 from stancetag.model.predictor import Predictor
 from stancetag.readers import read_json_file
 
@@ -28,8 +36,14 @@ EXPORT_FORMAT_VERSION = 1
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAMES = ("topic_logits", "tone_logits")
 QUANTIZATIONS = ("int8",)
-TOKENIZER_FILE = "tokenizer.json"
-TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+EXPORT_FIX = "copy the whole exported folder or export the model again"
+# What `stancetag export --onnx` always writes besides stancetag.json and onnx.json.
+EXPORT_FILES = {
+    ONNX_FILE: "",
+    CONFIG_FILE: "model config",
+    TOKENIZER_FILE: "tokenizer file",
+    TOKENIZER_CONFIG_FILE: "tokenizer settings",
+}
 
 
 def is_onnx_export(folder: str | Path) -> bool:
@@ -94,6 +108,19 @@ def open_session(path: Path, meta: ArtifactMeta):
     return session
 
 
+def check_export_folder(folder: Path, meta: ArtifactMeta) -> None:
+    """Every file an export holds is there, none names custom code, and the encoder's sizes and
+    positions fit the `max_length` predict cuts to. Model types and class names are not checked:
+    this path builds nothing from them (and does not import transformers to look them up)."""
+    require_files(folder, EXPORT_FILES, EXPORT_FIX)
+    refuse_custom_code(folder, class_names=False)
+    path = folder / CONFIG_FILE
+    config = read_json_file(path, "export the model again")
+    if not isinstance(config, dict):
+        raise UserError(f"{path}: expected a JSON object; export the model again")
+    check_stancetag_config(path, config, meta.config.model.max_length, folder / META_FILE, "export the model again")
+
+
 class FastTokenizer:
     """A folder's `tokenizer.json` run by the `tokenizers` library: the same ids as transformers' fast
     tokenizer, which wraps the same file, without importing transformers (and with it torch)."""
@@ -103,7 +130,7 @@ class FastTokenizer:
 
         path = folder / TOKENIZER_FILE
         if not path.is_file():
-            raise UserError(f"{path}: missing; copy the whole exported folder or export the model again")
+            raise UserError(f"{path}: tokenizer file missing; {EXPORT_FIX}")
         try:
             self._tokenizer = Tokenizer.from_file(str(path))
         except Exception as err:  # tokenizers raises its own exception type for unreadable files
@@ -169,10 +196,8 @@ class OnnxPredictor(Predictor):
     def from_directory(cls, folder: str | Path, **options: Any) -> OnnxPredictor:
         meta = read_meta(folder)
         info = read_export_info(Path(folder))
-        model_file = required_file(
-            Path(folder), ONNX_FILE, "", "copy the whole exported folder or export the model again"
-        )
-        session = open_session(model_file, meta)
+        check_export_folder(Path(folder), meta)
+        session = open_session(Path(folder) / ONNX_FILE, meta)
         tokenizer = FastTokenizer(Path(folder))
         return cls(session, tokenizer, meta, info, **options)
 
