@@ -142,6 +142,8 @@ def crossval(
                     **_headline(metrics),
                 }
             )
+            scores = ", ".join(f"{HEADLINE_NAMES[name]} {results[-1][name]:.3f}" for name in HEADLINE)
+            log.info("fold %d/%d%s: %s", k, folds, f" ({by} {held_out})" if by else "", scores)
     summary = {}
     for name in HEADLINE:
         values = np.array([r[name] for r in results])
