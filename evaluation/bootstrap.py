@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from stancetag.errors import UserError
+
 HEADLINE = ("topic_micro_f1", "topic_macro_f1", "tone_accuracy", "tone_macro_f1")
 HEADLINE_NAMES = {
     "topic_micro_f1": "topic micro F1",
@@ -23,6 +25,11 @@ HEADLINE_NAMES = {
     "tone_macro_f1": "tone macro F1",
 }
 LEVEL = 0.95
+# Bounds checked before any resample is drawn, so a --bootstrap too large to hold is a one-line error
+# instead of a MemoryError after the model has run: far more resamples than a 95% interval needs,
+# and the numbers held per resample (weights over articles, per-label counts) times resamples.
+MAX_RESAMPLES = 100_000
+MAX_BOOTSTRAP_VALUES = 2**29  # float64: 4 GiB
 
 
 @dataclass(frozen=True)
@@ -133,14 +140,38 @@ def point_estimates(counts: ArticleCounts) -> dict[str, float]:
     return {k: float(np.nan_to_num(v[0])) for k, v in values.items()}
 
 
+def check_resamples(resamples: int, per_resample: int = 0, what: str = "") -> None:
+    """Refuse `--bootstrap N` (one line, with the N that would fit) when N is past MAX_RESAMPLES, or
+    when N resamples of `per_resample` numbers each (`what` they are) exceed MAX_BOOTSTRAP_VALUES."""
+    fix = "1000 is a good default"
+    if resamples > MAX_RESAMPLES:
+        raise UserError(
+            f"--bootstrap {resamples}: more resamples than allowed; pass --bootstrap {MAX_RESAMPLES} or fewer ({fix})"
+        )
+    if resamples * per_resample > MAX_BOOTSTRAP_VALUES:
+        need = resamples * per_resample * 8 / 2**30
+        most = min(MAX_RESAMPLES, max(1, MAX_BOOTSTRAP_VALUES // per_resample))
+        raise UserError(
+            f"--bootstrap {resamples}: {resamples} resamples of {what} would need {need:.1f} GiB of memory "
+            f"(the bound is {MAX_BOOTSTRAP_VALUES * 8 / 2**30:.0f} GiB); pass --bootstrap {most} or fewer ({fix})"
+        )
+
+
 def resample_weights(n_articles: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples, n_articles) counts: how often each article is drawn in each resample.
 
     Drawing n articles with replacement is a multinomial draw over articles; sharing one weight
     matrix between systems makes their comparison paired.
     """
+    check_resamples(resamples, 2 * n_articles, f"{n_articles} articles")  # drawn as integers, kept as floats
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_articles, np.full(n_articles, 1.0 / n_articles), size=resamples).astype(float)
+    try:
+        return rng.multinomial(n_articles, np.full(n_articles, 1.0 / n_articles), size=resamples).astype(float)
+    except MemoryError as err:
+        raise UserError(
+            f"--bootstrap {resamples}: not enough memory for {resamples} resamples of {n_articles} articles; "
+            "pass a smaller --bootstrap (1000 is a good default)"
+        ) from err
 
 
 def bootstrap_headline(counts: ArticleCounts, weights: np.ndarray) -> dict[str, np.ndarray]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stancetag.errors import UserError
-from stancetag.evaluation.bootstrap import LEVEL, percentile_interval, resample_weights
+from stancetag.evaluation.bootstrap import LEVEL, check_resamples, percentile_interval, resample_weights
 
 METHODS = ("pacc", "acc")
 # Bound on the size of one block of bootstrap weights (resamples x articles), to keep memory flat.
@@ -162,6 +162,11 @@ class AdjustedCount:
             raise UserError(f"--bootstrap {self.resamples}: expected at least 1 resample (1000 is a good default)")
         if calibration.n_clusters == 0:
             raise UserError("the calibration set holds no sentences; pass --calibration-data with labeled sentences")
+        k = calibration.gold.shape[1]
+        # per resample: weights over the calibration articles (drawn, then as floats) and K x K error rates
+        check_resamples(
+            self.resamples, 2 * calibration.n_clusters + 4 * k * k, f"{calibration.n_clusters} calibration articles"
+        )
         self.class_counts_ = calibration.gold.sum(axis=0)
         self.rates_ = self._rates(calibration, np.ones((1, calibration.n_clusters)))[0]
         if self.resample_rates:

@@ -12,13 +12,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from stancetag.errors import UserError
 from stancetag.evaluation import figures
 from stancetag.evaluation.baselines import BASELINES
 from stancetag.evaluation.bootstrap import HEADLINE, HEADLINE_NAMES
 from stancetag.evaluation.metrics import metrics_table
 from stancetag.evaluation.report import Evaluation, MetricsRun
 from stancetag.labeled import GROUP_FIELDS
+from stancetag.paths import OutputKind, any_of, check_output, holds_files, starts_with_json_keys, starts_with_line
 from stancetag.writers import csv_text, publish_directory, staging_directory
 
 METRICS_FILE = "metrics.json"
@@ -364,16 +364,11 @@ def _write_model_files(evaluation: Evaluation, folder: Path) -> None:
     )
 
 
-def _check_destination(destination: Path) -> None:
-    """Refuse to replace a folder that is not an earlier report: publishing swaps the whole folder."""
-    if destination.exists() and not destination.is_dir():
-        raise UserError(f"--output-dir {destination}: is a file; pass a directory for the report")
-    if destination.is_dir() and any(destination.iterdir()):
-        if not ((destination / REPORT_FILE).is_file() and (destination / METRICS_FILE).is_file()):
-            raise UserError(
-                f"--output-dir {destination}: the directory holds other files and would be replaced; "
-                "pass a new or empty directory (or one holding an earlier report)"
-            )
+REPORT_FOLDER = OutputKind("report folder", folder=True, is_own=holds_files(REPORT_FILE, METRICS_FILE))
+# `metrics --output`: the JSON report, or the terminal table (which starts with the sentence count)
+METRICS_OUTPUT = OutputKind(
+    "metrics report", folder=False, is_own=any_of(starts_with_json_keys("data"), starts_with_line("sentences: "))
+)
 
 
 def _umask() -> int:
@@ -382,9 +377,12 @@ def _umask() -> int:
     return mask
 
 
-def write_report(run: MetricsRun, destination: Path) -> list[str]:
-    """Write metrics.json, report.md, errors.csv and the figures; returns the files written."""
-    _check_destination(destination)
+def write_report(run: MetricsRun, destination: Path, *, force: bool = False) -> list[str]:
+    """Write metrics.json, report.md, errors.csv and the figures; returns the files written.
+
+    `destination` must be new, empty or an earlier report (`force`: anything else, replaced after success).
+    """
+    check_output(destination, REPORT_FOLDER, option="--output-dir", force=force)
     staging = staging_directory(destination)
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; a report is an ordinary folder

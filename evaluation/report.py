@@ -44,6 +44,7 @@ class ReportOptions:
             raise UserError(f"--errors {self.errors}: expected 0 or more mistakes to list")
         if self.resamples < 1:
             raise UserError(f"--bootstrap {self.resamples}: expected at least 1 resample (1000 is a good default)")
+        bootstrap.check_resamples(self.resamples)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from stancetag.errors import UserError, located
 from stancetag.model.predictor import Predictor
 from stancetag.readers import STDIN, TEXT_SUFFIXES, iter_documents, iter_rows
 from stancetag.text import split_sentences
-from stancetag.writers import SIDECAR_SUFFIX, sidecar_path
+from stancetag.writers import SIDECAR_SUFFIX, csv_original_text, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,8 @@ def read_stream(files: list[str], predictor: Predictor, grouper: Grouper) -> Str
             _tag_into(collector, grouper, predictor, [item])
             continue
         rows = iter_rows(path, ())
+        if path.suffix.lower() == ".csv":  # predict's CSV escapes cells that would start a formula
+            rows = ((n, {k: csv_original_text(v) if isinstance(v, str) else v for k, v in r.items()}) for n, r in rows)
         first = next(rows, None)
         if first is None:
             continue

@@ -16,6 +16,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from stancetag.evaluation.trends import TrendResult
+from stancetag.paths import OutputKind, check_output, holds_files
 from stancetag.writers import publish_directory, render_json, staging_directory
 
 CSV_FILE = "trends.csv"
@@ -26,6 +27,7 @@ DPI = 110
 MAX_ROWS_IN_FIGURE = 4  # with --by, the figure shows the values with the most sentences
 TONE_COLOURS = {"cooperative": "#2a9d8f", "contentious": "#d62828", "neutral": "#6c757d"}
 PALETTE = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+TRENDS_FOLDER = OutputKind("trends folder", folder=True, is_own=holds_files(JSON_FILE, CSV_FILE))
 
 
 def _interval(row: dict[str, Any]) -> str:
@@ -174,8 +176,12 @@ def trend_figure(result: TrendResult, path: Path) -> None:
     figure.savefig(path, dpi=DPI)
 
 
-def write_trends(result: TrendResult, output_dir: Path) -> list[str]:
-    """Write every file into a staging folder beside `output_dir`, then move it into place."""
+def write_trends(result: TrendResult, output_dir: Path, *, force: bool = False) -> list[str]:
+    """Write every file into a staging folder beside `output_dir`, then move it into place.
+
+    `output_dir` must be new, empty or earlier trends (`force`: anything else, replaced after success).
+    """
+    check_output(output_dir, TRENDS_FOLDER, option="--output-dir", force=force)
     staging = staging_directory(output_dir)
     try:
         (staging / CSV_FILE).write_text(csv_rows(result.rows), encoding="utf-8", newline="")

@@ -26,7 +26,7 @@ import numpy as np
 from stancetag import progress
 from stancetag.errors import UserError
 from stancetag.evaluation.baselines import training_data
-from stancetag.evaluation.bootstrap import LEVEL
+from stancetag.evaluation.bootstrap import LEVEL, check_resamples
 from stancetag.evaluation.quantify import METHODS, AdjustedCount, Estimate, LabeledSample, Sample
 from stancetag.evaluation.stream import (
     PERIODS,
@@ -71,6 +71,7 @@ class TrendOptions:
             raise UserError(f"--method {self.method!r}: choose pacc (probabilities) or acc (counts)")
         if self.resamples < 1:
             raise UserError(f"--bootstrap {self.resamples}: expected at least 1 resample (1000 is a good default)")
+        check_resamples(self.resamples)
         if len(set(self.by)) != len(self.by):
             raise UserError(f"--by {', '.join(self.by)}: a column is given twice; give each once")
 

@@ -37,6 +37,7 @@ from stancetag.model.onnx_backend import (
     is_onnx_export,
     open_session,
 )
+from stancetag.paths import OutputKind, check_output
 from stancetag.readers import check_readable_file, iter_rows
 from stancetag.writers import publish_directory, staging_directory
 
@@ -139,19 +140,25 @@ def _quantize(source: Path, target: Path, quantize: str) -> None:
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
 
 
+ONNX_EXPORT = OutputKind("ONNX export", folder=True, is_own=is_onnx_export)
+
+
 def export_onnx(
-    model_dir: Path, output: Path | None = None, *, quantize: str | None = None, check_data: Path | None = None
+    model_dir: Path,
+    output: Path | None = None,
+    *,
+    quantize: str | None = None,
+    check_data: Path | None = None,
+    force: bool = False,
 ) -> ExportResult:
-    """Export the torch model in `model_dir` to a self-describing ONNX folder, written atomically."""
+    """Export the torch model in `model_dir` to a self-describing ONNX folder, written atomically.
+
+    `output` must be new, empty or an earlier export (`force` replaces anything else, after success).
+    """
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise UserError(f"--quantize {quantize!r}: choose {', '.join(QUANTIZATIONS)} (or leave it out for fp32)")
     output = output or default_output(model_dir, quantize)
-    if output.resolve() == Path(model_dir).resolve():
-        raise UserError(f"--output {output}: that is the model directory itself; choose another folder")
-    if output.exists() and not (output.is_dir() and (is_onnx_export(output) or not any(output.iterdir()))):
-        raise UserError(
-            f"--output {output}: exists and is not an ONNX export that may be replaced; choose another folder"
-        )
+    check_output(output, ONNX_EXPORT, inputs=[check_data] if check_data else [], keep=[model_dir], force=force)
     if is_onnx_export(model_dir):
         raise UserError(f"--model {model_dir}: already an ONNX export; give the torch model directory it came from")
     tagger, tokenizer, meta = load_artifact(model_dir)

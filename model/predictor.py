@@ -9,7 +9,7 @@ nor onnxruntime.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CHUNK_SENTENCES = 2048
 
 # (article id, sentences, extra keys for its records) triples, and their token ids
-Chunk = tuple[list[tuple[str, list[str], dict[str, Any]]], list[list[int]]]
+Chunk = tuple[list[tuple[str, list[str], dict[str, Any], list[int]]], list[list[int]]]
 
 
 @dataclass
@@ -133,24 +133,26 @@ class Predictor:
     def records(
         self,
         article: str | None,
-        first_index: int,
+        first_index: int | list[int],
         sentences: list[str],
         scores: Scores,
         extra: dict[str, Any] | None = None,
     ) -> list[dict]:
         """One record per sentence; `extra` (the article's metadata) follows the predictions, then
-        `model`, the short identity of the model (when it was loaded from a folder)."""
+        `model`, the short identity of the model (when it was loaded from a folder). `first_index`
+        numbers the sentences from there on, or is the list of their indices."""
         topics_on = self.decide_topics(scores.topic_probabilities)
         tail = dict(extra or {})
         if self.identity is not None:
             tail["model"] = self.identity.short
+        indices = first_index if isinstance(first_index, list) else range(first_index, first_index + len(sentences))
         out = []
-        for k, text in enumerate(sentences):
+        for k, (index, text) in enumerate(zip(indices, sentences, strict=True)):
             tone_row = scores.tone_probabilities[k]
             out.append(
                 {
                     "article": article,
-                    "sentence_index": first_index + k,
+                    "sentence_index": index,
                     "text": text,
                     "topics": [t for j, t in enumerate(self.meta.topics) if topics_on[k, j]],
                     "topic_scores": {
@@ -163,52 +165,60 @@ class Predictor:
             )
         return out
 
-    def tag_articles(self, articles: Iterable[tuple], *, progress_label: str | None = None) -> Iterator[dict]:
+    def tag_articles(
+        self,
+        articles: Iterable[tuple],
+        *,
+        progress_label: str | None = None,
+        skip: Collection[tuple[str, int]] = (),
+    ) -> Iterator[dict]:
         """Stream records for (article id, sentences) pairs, or (article id, sentences, extra keys)
-        triples, scoring in bounded chunks. With `progress_label`, a bar counts the sentences."""
-        next_index: dict[str, int] = {}
+        triples, scoring in bounded chunks. With `progress_label`, a bar counts the sentences.
+
+        Sentences are numbered per article id across all its rows, in input order; `skip` holds
+        (article, sentence index) pairs already tagged (a resumed output), which are not scored again.
+        """
         with progress.bar(desc=progress_label or "tag", unit="sentence") as bar:
-            for pending, ids in self._chunks(articles):
+            for pending, ids in self._chunks(_numbered(articles, skip)):
                 scores = self._score_ids(ids, bar if progress_label else None)
                 offset = 0
-                for article, sentences, extra in pending:
+                for article, sentences, extra, indices in pending:
                     n = len(sentences)
                     part = Scores(
                         scores.topic_probabilities[offset : offset + n], scores.tone_probabilities[offset : offset + n]
                     )
-                    first = next_index.get(article, 0)
-                    next_index[article] = first + n
-                    yield from self.records(article, first, sentences, part, extra)
+                    yield from self.records(article, indices, sentences, part, extra)
                     offset += n
 
     def tag_documents(
-        self, documents: Iterable[Document], *, level: str = "sentence", progress_label: str | None = None
+        self,
+        documents: Iterable[Document],
+        *,
+        level: str = "sentence",
+        progress_label: str | None = None,
+        skip: Collection[tuple[str, int]] = (),
     ) -> Iterator[dict]:
         """Records of whole articles: split into sentences and tagged; each record carries its article's
         metadata (every input column but text and article) and the model's identity. `level="article"`
-        gives one record per article instead (see `rollup_articles`)."""
+        gives one record per article instead (see `rollup_articles`); `skip` as in `tag_articles`."""
         renamed: set[str] = set()
         items = ((d.article, split_sentences(d.text), record_metadata(d.metadata, renamed)) for d in documents)
-        records = self.tag_articles(items, progress_label=progress_label)
+        records = self.tag_articles(items, progress_label=progress_label, skip=skip)
         if level == "article":
             return rollup_articles(records, self.meta.topics, self.meta.tones)
         return records
 
     def _chunks(self, articles: Iterable[tuple]) -> Iterator[Chunk]:
-        pending: list[tuple[str, list[str], dict[str, Any]]] = []
+        pending: list[tuple[str, list[str], dict[str, Any], list[int]]] = []
         size = 0
         for item in articles:
-            article, sentences = item[0], item[1]
-            if not sentences:
-                log.warning("article %s has no sentences; nothing to tag", article)
-                continue
-            pending.append((article, sentences, item[2] if len(item) > 2 else {}))
-            size += len(sentences)
+            pending.append(item)
+            size += len(item[1])
             if size >= CHUNK_SENTENCES:
-                yield pending, self._encode([s for _, group, _ in pending for s in group])
+                yield pending, self._encode([s for _, group, _, _ in pending for s in group])
                 pending, size = [], 0
         if pending:
-            yield pending, self._encode([s for _, group, _ in pending for s in group])
+            yield pending, self._encode([s for _, group, _, _ in pending for s in group])
 
     def provenance(self) -> dict[str, Any]:
         """What the `OUTPUT.model.json` sidecar says about the model: identity, weights fingerprint,
@@ -230,6 +240,24 @@ class Predictor:
             "data": self.meta.data,
             "versions": self.meta.versions,
         }
+
+
+def _numbered(
+    articles: Iterable[tuple], skip: Collection[tuple[str, int]]
+) -> Iterator[tuple[str, list[str], dict[str, Any], list[int]]]:
+    """(article, sentences, extra, their indices): numbered per article id across its rows, less `skip`."""
+    next_index: dict[str, int] = {}
+    for item in articles:
+        article, sentences = item[0], item[1]
+        extra = item[2] if len(item) > 2 else {}
+        if not sentences:
+            log.warning("article %s has no sentences; nothing to tag", article)
+            continue
+        first = next_index.get(article, 0)
+        next_index[article] = first + len(sentences)
+        kept = [(first + k, s) for k, s in enumerate(sentences) if (article, first + k) not in skip]
+        if kept:
+            yield article, [s for _, s in kept], extra, [i for i, _ in kept]
 
 
 def record_metadata(columns: dict[str, Any], renamed: set[str]) -> dict[str, Any]:

@@ -30,8 +30,9 @@ from stancetag.launch import Launch
 from stancetag.model.distributed import gather, process_group
 from stancetag.model.predictor import Predictor, record_metadata, rollup_articles
 from stancetag.readers import STDIN, iter_documents
+from stancetag.resume import resumable_output
 from stancetag.text import split_sentences
-from stancetag.writers import RecordWriter, atomic_output, resumable_output
+from stancetag.writers import RecordWriter, atomic_output
 
 Unit = tuple[int, str, int]  # (position in the input, article id, sentences written)
 
@@ -89,10 +90,12 @@ def predict_sharded(
         raise UserError(f"{where} cannot share standard input (-); save it to a file and pass that file")
     with process_group(launch, "gloo"):  # coordination only: the tensors never leave their process
         units: list[Unit] = []
-        with resumable_output(shard_path(output, launch.rank, launch.world_size), fmt, resume) as (stream, done):
+        shard = shard_path(output, launch.rank, launch.world_size)
+        # a shard resumes whole articles: the merge plan counts each article's records
+        with resumable_output(shard, fmt, resume, whole_articles=True, force=True) as (stream, done):
             topics, tones = predictor.meta.topics, predictor.meta.tones
             writer = RecordWriter(stream, fmt, topics, tones, header=not done, columns=columns, level=level)
-            articles = (item for item in own_articles(files, launch, units, level) if item[0] not in done)
+            articles = (item for item in own_articles(files, launch, units, level) if item[0] not in done.articles)
             records = predictor.tag_articles(articles, progress_label="predict")
             if level == "article":
                 records = rollup_articles(records, topics, tones)

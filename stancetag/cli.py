@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -14,6 +16,7 @@ import typer
 
 from stancetag import progress
 from stancetag.errors import UserError
+from stancetag.paths import OutputKind, any_of, line_contains, starts_with_json_keys, starts_with_line
 
 app = typer.Typer(
     add_completion=False,
@@ -62,7 +65,7 @@ def _setup_logging(quiet: bool) -> None:
     root.handlers[:] = [handler]
     level = logging.WARNING if quiet else logging.INFO
     root.setLevel(level if _is_main_process() else logging.ERROR)  # N processes, one voice: rank 0
-    for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub"):
+    for noisy in ("httpx", "urllib3", "filelock", "huggingface_hub", "matplotlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -76,10 +79,50 @@ def _load_config(path: Path | None):
     return load_config(path or default_config_path())
 
 
+# What a command reports as one line and exit code 2 (the traceback only with --debug): the user's
+# mistakes, and what the operating system says about their paths (full disk, no permission, ...).
+FAILURES = (UserError, OSError, MemoryError, RecursionError, UnicodeError)
+
+_OS_FIXES = {
+    errno.ENOSPC: "the disk is full; free space or write somewhere else",
+    errno.EACCES: "permission denied; choose a path you may read or write",
+    errno.EPERM: "not permitted; choose a path you may read or write",
+    errno.EROFS: "the file system is read-only; write somewhere else",
+    errno.EISDIR: "it is a folder; give a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
+    errno.ENOENT: "no such file or folder; check the path",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter one",
+    errno.ELOOP: "too many symbolic links; give the real path",
+}
+
+
+def failure_message(err: BaseException) -> str:
+    """One line for a failure: a UserError says it all; the others get where, what and a fix."""
+    if isinstance(err, UserError):
+        return str(err).splitlines()[0] if str(err) else type(err).__name__
+    if isinstance(err, OSError):
+        where = err.filename if err.filename is not None else "a file or folder"
+        what = err.strerror or str(err) or type(err).__name__
+        fix = _OS_FIXES.get(err.errno, "check the path, the free space and the permissions")
+        return f"{where}: {what}; {fix}"
+    if isinstance(err, MemoryError):
+        return "out of memory; use a smaller --batch-size or --bootstrap, or fewer inputs at once"
+    if isinstance(err, RecursionError):
+        return "the input is nested too deeply to read; flatten it"
+    if isinstance(err, UnicodeEncodeError):
+        encoding = getattr(sys.stdout, "encoding", None) or "unknown"
+        return (
+            f"standard output ({encoding}) cannot show some characters of the text; "
+            "set PYTHONIOENCODING=utf-8 or write to a file with --output"
+        )
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; check the input's encoding (UTF-8)"
+
+
 def _fail(err: Exception) -> None:
     if _state["debug"]:
         raise err
-    typer.echo(f"error: {err}", err=True)
+    notes = "".join(f" ({note})" for note in getattr(err, "__notes__", []))
+    typer.echo(f"error: {failure_message(err)}{notes}", err=True)
     raise typer.Exit(2)
 
 
@@ -89,10 +132,19 @@ def main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
 ) -> None:
     _state["debug"] = debug
+    for stream in (sys.stdout, sys.stderr):  # an ASCII-only terminal shows "?", never a crash
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")
     _setup_logging(quiet)
     progress.configure(quiet=quiet or not _is_main_process())
 
 
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace an existing output that stancetag did not write (only once the new one is complete)."
+    ),
+]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar; only warnings and errors on stderr.")
 ]
@@ -141,8 +193,12 @@ def train(
     ] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last epoch.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    force: ForceOption = False,
 ) -> None:
-    """Fine-tune the base model on labeled sentences and write a model directory."""
+    """Fine-tune the base model on labeled sentences and write a model directory.
+
+    --output must be new, empty or an earlier model folder; anything else needs --force.
+    """
     try:
         from stancetag.config import with_overrides
         from stancetag.training.loop import train as run_training
@@ -156,8 +212,8 @@ def train(
             raise UserError(f"{train_path}: no such data file (data.train of the config); pass --data FILE")
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
-        result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device)
-    except UserError as err:
+        result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device, force=force)
+    except FAILURES as err:
         _fail(err)
         return
     if not _is_main_process():
@@ -199,19 +255,21 @@ def predict(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue an interrupted --output, skipping articles already written.")
+        bool, typer.Option("--resume", help="Continue an interrupted --output, skipping sentences already written.")
     ] = False,
     level: Annotated[
         str,
         typer.Option(help="sentence: a record per sentence; article: a record per article (topic shares, tone mix)."),
     ] = "sentence",
+    force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Split articles into sentences and tag each with topics and a tone.
 
     Every input column (date, outlet, URL, ...) is kept on each record, and each record names the
     model that made it (`model`: folder name @ weights fingerprint); with --output, OUTPUT.model.json
-    beside it says more (path, full SHA-256, thresholds applied, training data).
+    beside it says more (path, full SHA-256, thresholds applied, training data). --output must not be
+    an input or inside an input folder, and must be new or an earlier prediction (else --force).
     """
     _quiet(quiet)
     try:
@@ -220,14 +278,16 @@ def predict(
         from stancetag.launch import launch_from_env
         from stancetag.loop.tasks import ANNOTATION_FORMATS
         from stancetag.model.tagger import Tagger
+        from stancetag.paths import check_output
         from stancetag.readers import expand_inputs, iter_documents, metadata_columns
+        from stancetag.resume import resumable_output
         from stancetag.writers import (
             FORMATS,
             LEVELS,
+            PREDICTIONS_FILE,
             RecordWriter,
             atomic_output,
             metadata_key,
-            resumable_output,
             write_sidecar,
         )
 
@@ -244,6 +304,8 @@ def predict(
         if resume and (output is None or format not in ("jsonl", "csv")):
             raise UserError("--resume needs --output FILE with --format jsonl or csv")
         files = expand_inputs(inputs)
+        if output is not None and _is_main_process():
+            check_output(output, PREDICTIONS_FILE, inputs=inputs, keep=[model or _default_model()], force=force)
         # a CSV header is written before the first row: its metadata columns are read from the inputs first
         columns = [metadata_key(c) for c in metadata_columns(files)] if format == "csv" else []
         launch = launch_from_env()
@@ -276,12 +338,29 @@ def predict(
                 writer.write(record)
                 count += 1
         else:
-            with resumable_output(output, format, resume) as (stream, done):
-                if done:
-                    log.info("resuming: %d article(s) already in the output are skipped", len(done))
+            identity = {
+                "format": format,
+                "level": level,
+                "model": predictor.identity.sha256 if predictor.identity else None,
+                "columns": columns,
+            }
+            with resumable_output(output, format, resume, identity=identity, force=force) as (stream, done):
+                if done.records:
+                    log.info(
+                        "resuming: %d %s of %d article(s) already in the output are skipped",
+                        done.records,
+                        "articles" if level == "article" else "sentences",
+                        len(done.articles),
+                    )
                 writer = RecordWriter(stream, format, topics, tones, header=not done, columns=columns, level=level)
-                documents = (d for d in iter_documents(files) if d.article not in done)
-                for record in predictor.tag_documents(documents, level=level, progress_label="predict"):
+                count = done.records
+                documents = iter_documents(files)
+                if level == "article":
+                    documents = (d for d in documents if d.article not in done.articles)
+                records = predictor.tag_documents(
+                    documents, level=level, progress_label="predict", skip=done.sentences
+                )
+                for record in records:
                     writer.write(record)
                     count += 1
         if output is not None and _is_main_process():
@@ -293,7 +372,7 @@ def predict(
                 predictor.truncated,
                 predictor.max_length,
             )
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
         return
     if output is not None and _is_main_process():
@@ -336,6 +415,7 @@ def export(
         Optional[Path],
         typer.Option(help="JSONL/CSV whose `text` rows measure agreement (default: the model's test/dev/train file)."),
     ] = None,
+    force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write a self-describing ONNX copy of a model that `predict --model` runs with ONNX Runtime.
@@ -348,8 +428,8 @@ def export(
 
         if not onnx:
             raise UserError("export: choose the format; --onnx is the only one (stancetag export --onnx --model DIR)")
-        result = export_onnx(model or _default_model(), output, quantize=quantize, check_data=check_data)
-    except UserError as err:
+        result = export_onnx(model or _default_model(), output, quantize=quantize, check_data=check_data, force=force)
+    except FAILURES as err:
         _fail(err)
         return
     typer.echo(
@@ -374,7 +454,7 @@ def check(
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
         report = check_files(data, _load_config(config).labels)
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
         return
     typer.echo(render_json(report) if format == "json" else check_table(report), nl=False)
@@ -397,25 +477,33 @@ def metrics(
         Optional[Path], typer.Option("--train", help="Training data for the baselines (default: the model's own).")
     ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of articles for the 95% intervals.")] = 1000,
+    force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Score a trained model on labeled sentences, with intervals, baselines, calibration and errors."""
     _quiet(quiet)
     try:
-        from stancetag.evaluation.render import terminal_table, write_report
+        from stancetag.evaluation.render import METRICS_OUTPUT, REPORT_FOLDER, terminal_table, write_report
         from stancetag.evaluation.report import ReportOptions, run_metrics
+        from stancetag.paths import check_output
         from stancetag.writers import atomic_output, render_json
 
         if format not in ("table", "json"):
             raise UserError(f"--format {format!r}: choose table or json")
+        models = model or [_default_model()]
+        read = [data, *([train_data] if train_data else [])]
+        if output is not None:
+            check_output(output, METRICS_OUTPUT, inputs=read, keep=models, force=force)
+        if output_dir is not None:
+            check_output(output_dir, REPORT_FOLDER, option="--output-dir", inputs=read, keep=models, force=force)
         options = ReportOptions(errors=errors, resamples=bootstrap, train_path=train_data)
-        run = run_metrics(model or [_default_model()], data, options)
+        run = run_metrics(models, data, options)
         with atomic_output(output) as stream:
             stream.write(render_json(run.to_json()) if format == "json" else terminal_table(run))
         if output_dir is not None:
-            written = write_report(run, output_dir)
+            written = write_report(run, output_dir, force=force)
             typer.echo(f"wrote {len(written)} report files to {output_dir}", err=True)
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
 
 
@@ -450,6 +538,7 @@ def trends(
     output_dir: Annotated[
         Optional[Path], typer.Option(help="Also write trends.csv, trends.parquet, trends.json and trends.png here.")
     ] = None,
+    force: ForceOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Shares of topics, tones and topic x tone per period: raw, and corrected for the model's error rates.
@@ -459,8 +548,9 @@ def trends(
     """
     _quiet(quiet)
     try:
-        from stancetag.evaluation.trend_report import csv_rows, terminal_table, write_trends
+        from stancetag.evaluation.trend_report import TRENDS_FOLDER, csv_rows, terminal_table, write_trends
         from stancetag.evaluation.trends import TrendOptions, compute_trends, prepare
+        from stancetag.paths import check_output
         from stancetag.readers import expand_inputs
 
         if format not in ("table", "csv"):
@@ -468,16 +558,20 @@ def trends(
         options = TrendOptions(
             period=period, by=tuple(by or ()), unit=unit, method=method, date_column=date_column, resamples=bootstrap
         )
-        files = expand_inputs(inputs)
+        files = expand_inputs(inputs, predictions=True)
+        if output_dir is not None:
+            read = [*inputs, *([calibration_data] if calibration_data else [])]
+            keep = [model or _default_model()]
+            check_output(output_dir, TRENDS_FOLDER, option="--output-dir", inputs=read, keep=keep, force=force)
         predictor, calibration = prepare(files, model, _default_model(), calibration_data)
         predictor.thresholds.update(_parse_thresholds(threshold, predictor.meta.topics))
         options = dataclasses.replace(options, seed=predictor.meta.config.training.seed)
         result = compute_trends(files, predictor, calibration, options)
-        written = write_trends(result, output_dir) if output_dir is not None else []
+        written = write_trends(result, output_dir, force=force) if output_dir is not None else []
         typer.echo(csv_rows(result.rows) if format == "csv" else terminal_table(result), nl=False)
         if written:
             typer.echo(f"wrote {', '.join(written)} to {output_dir}", err=True)
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
 
 
@@ -509,11 +603,26 @@ def crossval(
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         result = run_crossval(cfg, data, folds, by=by, progress=logging.getLogger().level <= logging.INFO)
         typer.echo(render_json(result.to_json()) if format == "json" else crossval_table(result), nl=False)
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
 
 
 SUGGEST_FORMATS = ("jsonl", "table", "csv")
+# Earlier outputs of suggest, import and audit, recognised by how each of their formats begins.
+SUGGESTIONS_FILE = OutputKind(
+    "suggestions file", folder=False, is_own=any_of(starts_with_json_keys("rank", "reason"), starts_with_line("rank"))
+)
+LABELED_FILE = OutputKind("labeled file", folder=False, is_own=starts_with_json_keys("text", "topics", "tone"))
+AUDIT_FILE = OutputKind(
+    "audit report",
+    folder=False,
+    is_own=any_of(
+        starts_with_json_keys("method", "issues"),
+        starts_with_json_keys("rank", "label_quality"),
+        starts_with_line("rank,line,article"),
+        line_contains(" flagged ("),
+    ),
+)
 
 
 def _suggest_table(picks: list[dict]) -> str:
@@ -576,12 +685,14 @@ def suggest(
         str, typer.Option("--format", help="jsonl, table, csv; or label-studio, argilla, prodigy pre-annotations.")
     ] = "jsonl",
     output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+    force: ForceOption = False,
 ) -> None:
     """The sentences most worth labeling next: spread over articles, no near-duplicates, each with its reason."""
     try:
         from stancetag.loop.suggest import DEFAULT_STRATEGY, SuggestOptions, suggest_records, summary
         from stancetag.loop.tasks import ANNOTATION_FORMATS
         from stancetag.model.predictor import load_predictor
+        from stancetag.paths import check_output
         from stancetag.readers import expand_inputs, iter_articles
         from stancetag.writers import atomic_output
 
@@ -589,8 +700,10 @@ def suggest(
             raise UserError(f"--format {format!r}: choose one of {', '.join(SUGGEST_FORMATS + ANNOTATION_FORMATS)}")
         options = SuggestOptions(count, strategy or DEFAULT_STRATEGY, per_article, max_similarity, seed)
         files = expand_inputs(inputs)
-        skip = _excluded_texts(exclude)
         model = model or _default_model()
+        if output is not None:
+            check_output(output, SUGGESTIONS_FILE, inputs=[*inputs, *(exclude or [])], keep=[model], force=force)
+        skip = _excluded_texts(exclude)
         predictor = load_predictor(model)
         topics, tones = predictor.meta.topics, predictor.meta.tones
         records = [r for r in predictor.tag_articles(iter_articles(files)) if r["text"].strip() not in skip]
@@ -612,7 +725,7 @@ def suggest(
                 stream.write(_suggest_csv(picks, topics, tones))
             else:
                 stream.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in picks)
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
         return
     typer.echo(summary(picks, len(records)) + (f"; wrote {output}" if output else ""), err=True)
@@ -629,14 +742,18 @@ def import_annotations(
     skip_conflicts: Annotated[
         bool, typer.Option("--skip-conflicts", help="Leave out sentences whose annotators disagree (else an error).")
     ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Turn annotation tools' exports into stancetag's labeled JSONL, validated like training data."""
     try:
         from stancetag.labeled import ExampleSet
         from stancetag.loop.imports import TOOL_NAMES
         from stancetag.loop.imports import import_annotations as read_export
+        from stancetag.paths import check_output
         from stancetag.writers import atomic_output
 
+        if output is not None:
+            check_output(output, LABELED_FILE, inputs=files, keep=[config] if config else [], force=force)
         labels = _load_config(config).labels
         seen = ExampleSet()
         results = [
@@ -645,7 +762,7 @@ def import_annotations(
         with atomic_output(output) as stream:
             for _, result in results:
                 stream.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in result.rows)
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
         return
     for path, result in results:
@@ -673,14 +790,18 @@ def audit(
     top: Annotated[Optional[int], typer.Option(help="Show only the N most likely errors.")] = None,
     format: Annotated[str, typer.Option("--format", help="table, markdown, csv, json or jsonl.")] = "table",
     output: Annotated[Optional[Path], typer.Option(help="Write here instead of standard output.")] = None,
+    force: ForceOption = False,
 ) -> None:
     """Likely label errors: out-of-fold probabilities and cleanlab, ranked with given and suggested labels."""
     try:
         from stancetag.config import with_overrides
         from stancetag.loop.audit import audit as run_audit
         from stancetag.loop.audit import audit_csv, audit_markdown, audit_table
+        from stancetag.paths import check_output
         from stancetag.writers import atomic_output, render_json
 
+        if output is not None:
+            check_output(output, AUDIT_FILE, inputs=[data], keep=[config] if config else [], force=force)
         if format not in AUDIT_FORMATS:
             raise UserError(f"--format {format!r}: choose one of {', '.join(AUDIT_FORMATS)}")
         if top is not None and top < 1:
@@ -697,7 +818,7 @@ def audit(
             else:
                 render = {"table": audit_table, "markdown": audit_markdown, "csv": audit_csv}[format]
                 stream.write(render(result, top))
-    except UserError as err:
+    except FAILURES as err:
         _fail(err)
         return
     c = result.counts()

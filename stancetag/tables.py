@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,39 @@ DATASET_SUFFIXES = (".parquet", ".arrow")
 BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".json": "json"}
 SAVED_DATASET_FILES = ("dataset_info.json", "state.json")  # what `save_to_disk` writes into a folder
 DATASET_DICT_FILE = "dataset_dict.json"
+
+
+# A \uD800-\uDFFF escape in JSON text: `\u` preceded by an even number of backslashes (after an
+# odd number the backslash is itself escaped and the rest is plain text); a high half is matched
+# with the low half that completes it, if one follows.
+_SURROGATE_ESCAPE = re.compile(
+    r"(?<!\\)(?:\\\\)*(\\u[dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|(?<!\\)(?:\\\\)*(\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def lone_surrogate(text: str) -> tuple[int, str] | None:
+    """(offset, escape as written, e.g. "\\ud800") of the first escape in JSON text that decodes to
+    half a UTF-16 surrogate pair with no other half, or None.
+
+    Python's json module decodes such an escape to a lone surrogate, a code point no UTF-8 file or
+    terminal can hold, so writing the row later would crash; pyarrow (JSON arrays read through
+    `datasets`) silently drops it. Both readers refuse the row instead, naming where it is.
+    """
+    if "\\u" not in text:
+        return None
+    for match in _SURROGATE_ESCAPE.finditer(text):
+        if match.group(2) is None:
+            escape = match.group(1) or match.group(3)
+            return match.end() - len(escape), escape
+    return None
+
+
+def surrogate_message(escape: str) -> str:
+    return (
+        f"the escape {escape} is half of a UTF-16 surrogate pair, not a character, and cannot be "
+        "written to any file; replace it with the whole pair or the character itself, or delete it"
+    )
 
 
 class Row(int):
@@ -105,6 +139,8 @@ def _name(feature: Any, value: Any) -> Any:
 def iter_table_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[Row, dict[str, Any]]]:
     """(row number, row) for every row of a Parquet/Arrow/JSON-array file or a saved dataset folder."""
     kind = "saved dataset" if path.is_dir() else BUILDERS[path.suffix.lower()]
+    if kind == "json":
+        _refuse_lone_surrogates(path)
     try:
         with _quiet():
             dataset = _open(path)
@@ -141,3 +177,15 @@ def iter_table_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[Row
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def _refuse_lone_surrogates(path: Path) -> None:
+    """A JSON array with a lone surrogate escape is an error at its line (see `lone_surrogate`)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return  # `datasets` reports the bytes that are not UTF-8
+    found = lone_surrogate(text)
+    if found is not None:
+        offset, escape = found
+        raise located(path, text.count("\n", 0, offset) + 1, surrogate_message(escape))

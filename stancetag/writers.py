@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
 import json
+import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from stancetag.paths import OutputKind
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "table", "csv")
 LEVELS = ("sentence", "article")
@@ -44,6 +51,14 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name + SIDECAR_SUFFIX)
 
 
+def _has_sidecar(path: Path) -> bool:
+    return sidecar_path(path).is_file()
+
+
+# `predict --output`: an earlier prediction is recognised by the sidecar written beside it
+PREDICTIONS_FILE = OutputKind("predictions file", folder=False, is_own=_has_sidecar)
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path | None) -> Iterator[IO[str]]:
     """Yield a text stream; for a file, write a temporary sibling and rename it on success only."""
@@ -63,70 +78,52 @@ def atomic_output(path: Path | None) -> Iterator[IO[str]]:
         raise
 
 
-def partial_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.partial")
+# A cell a spreadsheet would run as a formula starts with one of = + - @ TAB CR (OWASP, "CSV
+# Injection"); apostrophes before one are matched too, so `csv_original_text` can undo the escape.
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# Terminal escape sequences (CSI "ESC [ ... m" colours and cursor moves, OSC "ESC ] ... BEL" titles
+# and links, two-byte "ESC x"), then every other C0 / DEL / C1 control character.
+_TERMINAL_ESCAPE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+)
+# controls, line separators, and the bidirectional overrides that reorder what a terminal shows
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SPACE_CONTROLS = "\t\n\r\x0b\x0c\x85\u2028\u2029"
 
 
-def _completed_articles(partial: Path, fmt: str) -> tuple[set[str], int]:
-    """Articles fully written to an interrupted output, and the byte length that holds exactly them.
-
-    The last article in the file may have been cut off mid-write, so it is dropped and redone.
-    """
-    data = partial.read_bytes()
-    lines = data.splitlines(keepends=True)
-    if fmt == "csv":
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"), newline="")))
-        if len(rows) <= 1:
-            return set(), 0
-        articles = [r[0] for r in rows[1:] if r]
-        keep_articles = set(articles) - {articles[-1]}
-        # CSV rows can span lines (quoted newlines): re-serialise the kept rows instead of slicing.
-        kept = [r for r in rows[1:] if r and r[0] in keep_articles]
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows([rows[0], *kept])
-        partial.write_text(buffer.getvalue(), encoding="utf-8", newline="")
-        return keep_articles, len(buffer.getvalue().encode("utf-8"))
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line)["article"])
-        except (ValueError, KeyError, TypeError):
-            break  # a torn last line
-    if not records:
-        return set(), 0
-    last = records[-1]
-    keep = [a for a in records if a != last]
-    length = sum(len(lines[i]) for i in range(len(keep)))
-    return set(keep), length
+def csv_safe_text(text: str) -> str:
+    """A text cell a spreadsheet shows as text: an apostrophe before a cell that would start a
+    formula (`=HYPERLINK(...)` in a sentence, an article id or an input column). A number written
+    as text ("-3.5") is left alone; a cell already made of apostrophes and then a formula character
+    gets one more, so the escape is exact to undo (`csv_original_text`)."""
+    if _FORMULA_START.match(text) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
-@contextlib.contextmanager
-def resumable_output(path: Path, fmt: str, resume: bool) -> Iterator[tuple[IO[str], set[str]]]:
-    """Write to `.NAME.partial` beside `path` and rename it into place when complete.
+def csv_original_text(cell: str) -> str:
+    """The text `csv_safe_text` was given, from the cell it wrote (for reading a CSV output back)."""
+    return cell[1:] if cell.startswith("'") and _FORMULA_START.match(cell) else cell
 
-    An error in the input removes the partial file (nothing half-written is left); an interrupt
-    (Ctrl-C, kill) keeps it, and `resume=True` then continues after the articles already written.
-    """
-    partial = partial_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    done: set[str] = set()
-    if resume and partial.exists():
-        done, length = _completed_articles(partial, fmt)
-        with partial.open("r+b") as handle:
-            handle.truncate(length)
-        mode = "a"
-    else:
-        mode = "w"
+
+def terminal_safe_text(text: str) -> str:
+    """Text with no terminal escape sequences or control characters (line breaks and tabs become
+    spaces), so a sentence cannot recolour, move the cursor in or retitle the user's terminal."""
+    text = _TERMINAL_ESCAPE.sub("", text)
+    return _CONTROL.sub(lambda m: " " if m.group() in _SPACE_CONTROLS else "", text)
+
+
+def writes_unicode(stream: IO[str]) -> bool:
+    """True when `stream` can hold any character: a UTF-8/16/32 file or terminal, or an in-memory text
+    stream (no encoding). An ASCII or Latin-1 standard output (PYTHONIOENCODING, a C locale) cannot."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True
     try:
-        with partial.open(mode, encoding="utf-8", newline="") as stream:
-            yield stream, done
-        os.replace(partial, path)
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
-        raise
+        return codecs.lookup(encoding).name.startswith("utf-")
+    except LookupError:
+        return False
 
 
 def _cell(value: object) -> object:
@@ -145,6 +142,13 @@ class RecordWriter:
     written before the first row, so they are known up front; see `readers.metadata_columns`),
     then `model` when the records name their model. JSONL keeps every key of every record; the
     table shows predictions only. `level="article"` writes article records (`predictor.rollup`).
+
+    Written for whoever opens the output: in a CSV, a text cell (sentence, article id, input
+    column, header) that starts with = + - @ TAB or CR gets a leading apostrophe, so a spreadsheet
+    shows it instead of running it as a formula (`csv_safe_text`; numbers stay numbers); the table
+    drops terminal escape sequences and control characters from sentences and article ids. On a
+    stream that cannot encode every character (an ASCII standard output), JSONL escapes them
+    (`\\u00e9`, still the same JSON) and the table and CSV write "?" instead, with one warning.
     """
 
     def __init__(
@@ -165,16 +169,33 @@ class RecordWriter:
         self._csv_model: bool | None = None
         self._table_header = False
         self._article: str | None = None
+        self._narrow_encoding = None if writes_unicode(stream) else stream.encoding
+        self._replaced = False
 
     def write(self, record: dict) -> None:
         if self.fmt == "jsonl":
-            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.stream.write(json.dumps(record, ensure_ascii=self._narrow_encoding is not None) + "\n")
         elif self.fmt == "csv":
             self._write_csv(record)
         elif self.level == "article":
             self._write_article_table(record)
         else:
             self._write_table(record)
+
+    def _encodable(self, text: str) -> str:
+        """`text` with what the stream's encoding cannot hold replaced by "?" (warned once)."""
+        if self._narrow_encoding is None:
+            return text
+        fitted = text.encode(self._narrow_encoding, errors="replace").decode(self._narrow_encoding)
+        if fitted != text and not self._replaced:
+            self._replaced = True
+            log.warning(
+                "%s cannot show every character (encoding %s); they are written as ?. "
+                "Set PYTHONIOENCODING=utf-8 or write to a file with --output",
+                getattr(self.stream, "name", "the output"),
+                self._narrow_encoding,
+            )
+        return fitted
 
     def _prediction_columns(self) -> list[str]:
         if self.level == "article":
@@ -202,6 +223,9 @@ class RecordWriter:
             + [record["tone_scores"][t] for t in self.tones]
         )
 
+    def _csv_row(self, cells: list) -> list:
+        return [self._encodable(csv_safe_text(c)) if isinstance(c, str) else c for c in cells]
+
     def _write_csv(self, record: dict) -> None:
         if self._csv is None:
             self._csv = csv.writer(self.stream)
@@ -209,11 +233,14 @@ class RecordWriter:
             self._csv_model = "model" in record
         if self._csv_header:
             self._csv_header = False
-            self._csv.writerow(self._prediction_columns() + list(self.columns) + (["model"] if self._csv_model else []))
+            header = self._prediction_columns() + list(self.columns) + (["model"] if self._csv_model else [])
+            self._csv.writerow(self._csv_row(header))
         self._csv.writerow(
-            self._prediction_cells(record)
-            + [_cell(record.get(c)) for c in self.columns]
-            + ([record.get("model", "")] if self._csv_model else [])
+            self._csv_row(
+                self._prediction_cells(record)
+                + [_cell(record.get(c)) for c in self.columns]
+                + ([record.get("model", "")] if self._csv_model else [])
+            )
         )
 
     def _write_article_table(self, record: dict) -> None:
@@ -222,8 +249,9 @@ class RecordWriter:
             self._table_header = True
         shares = " ".join(f"{t}={record['topic_shares'][t]:.2f}" for t in self.topics)
         mix = " ".join(f"{t}={record['tone_mix'][t]:.2f}" for t in self.tones)
-        article = record["article"] if len(record["article"]) <= 28 else record["article"][:25] + "..."
-        self.stream.write(f"{article:<28}  {record['sentences']:>9}  {shares:<44}  {mix}\n")
+        article = terminal_safe_text(record["article"])
+        article = article if len(article) <= 28 else article[:25] + "..."
+        self.stream.write(self._encodable(f"{article:<28}  {record['sentences']:>9}  {shares:<44}  {mix}\n"))
 
     def _write_table(self, record: dict) -> None:
         if not self._table_header:
@@ -231,14 +259,16 @@ class RecordWriter:
             self._table_header = True
         if record["article"] != self._article:
             self._article = record["article"]
-            self.stream.write(f"== {self._article}\n")
-        text = record["text"]
+            self.stream.write(self._encodable(f"== {terminal_safe_text(self._article)}\n"))
+        text = terminal_safe_text(record["text"])
         text = text if len(text) <= 72 else text[:69] + "..."
         scores = " ".join(f"{t}={record['topic_scores'][t]:.2f}" for t in self.topics)
         tone_p = record["tone_scores"][record["tone"]]
         self.stream.write(
-            f"{record['sentence_index']:>3}  {text:<72}  {','.join(record['topics']) or '-':<28}  "
-            f"{record['tone']:<12}  {scores} | {record['tone']}={tone_p:.2f}\n"
+            self._encodable(
+                f"{record['sentence_index']:>3}  {text:<72}  {','.join(record['topics']) or '-':<28}  "
+                f"{record['tone']:<12}  {scores} | {record['tone']}={tone_p:.2f}\n"
+            )
         )
 
 

@@ -12,7 +12,20 @@ FOLDERS = {
     "training": "stancetag.training",
     "loop": "stancetag.loop",
 }
-FLOOR = {"errors", "config", "configs", "text", "readers", "writers", "labeled", "launch", "progress", "tables"}
+FLOOR = {
+    "errors",
+    "config",
+    "configs",
+    "text",
+    "readers",
+    "writers",
+    "paths",
+    "resume",
+    "labeled",
+    "launch",
+    "progress",
+    "tables",
+}
 LAYERS = {
     "floor": 0,
     "stancetag.model": 1,
@@ -72,10 +85,13 @@ def test_the_onnx_path_and_the_floor_import_no_torch():
         "stancetag/readers.py",
         "stancetag/tables.py",
         "stancetag/writers.py",
+        "stancetag/paths.py",
+        "stancetag/resume.py",
         "stancetag/progress.py",
         "stancetag/labeled.py",
         "stancetag/config.py",
         "model/meta.py",
+        "model/folder.py",
         "model/predictor.py",
         "model/onnx_backend.py",
         "model/tagger.py",

@@ -116,7 +116,7 @@ def test_export_needs_onnx_and_never_overwrites_a_model(trained_tiny, tmp_path):
     target = tmp_path / "a-model"
     shutil.copytree(trained_tiny, target)
     result = _export("--model", str(trained_tiny), "--output", str(target))
-    _one_line_error(result, "is not an ONNX export that may be replaced")
+    _one_line_error(result, "holds files that are not an earlier ONNX export")
     assert (target / "model.safetensors").is_file()
 
 

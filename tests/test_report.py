@@ -195,7 +195,7 @@ def test_report_folder_files_decode(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging directory left behind"
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("keep me")
-    with pytest.raises(UserError, match="holds other files"):
+    with pytest.raises(UserError, match="holds files that are not an earlier report folder"):
         write_report(run, tmp_path / "other")
     assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"
 

@@ -92,7 +92,7 @@ def test_predict_resume_skips_articles_already_written(trained_tiny, tmp_path):
 
     out = tmp_path / "tags.jsonl"
     partial = tmp_path / ".tags.jsonl.partial"
-    # An interrupted run: two articles and half a line of the third; the last complete one is redone too.
+    # An interrupted run: two articles and half a line of the third, which is torn off and redone.
     partial.write_text("\n".join(lines[:4]) + "\n" + lines[4][:20])
     result = runner.invoke(
         app, ["predict", "--model", str(trained_tiny), "--output", str(out), "--resume", str(folder)]
@@ -100,7 +100,8 @@ def test_predict_resume_skips_articles_already_written(trained_tiny, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines() == lines
     assert not partial.exists()
-    assert "1 article(s) already in the output are skipped" in result.stderr
+    assert "resuming: 4 sentences of 2 article(s) already in the output are skipped" in result.stderr
+    assert f"wrote {len(lines)} sentences" in result.stderr
 
 
 def test_predict_resume_csv(trained_tiny, tmp_path):

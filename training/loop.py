@@ -38,11 +38,12 @@ from stancetag.labeled import (
 )
 from stancetag.launch import Launch, launch_from_env
 from stancetag.model import distributed
-from stancetag.model.artifact import save_artifact
-from stancetag.model.meta import ArtifactMeta
+from stancetag.model.artifact import WEIGHTS_FILE, save_artifact
+from stancetag.model.meta import META_FILE, ArtifactMeta
 from stancetag.model.network import StanceTagger, load_pretrained
 from stancetag.model.predictor import encode_texts
 from stancetag.model.torch_backend import TorchPredictor, choose_device
+from stancetag.paths import OutputKind, check_output, holds_files
 from stancetag.training import checkpoint
 from stancetag.training.checkpoint import checkpoint_directory
 from stancetag.training.steps import Encoded, build_optimizer, parallel, run_epoch
@@ -145,6 +146,15 @@ def load_splits(
     return train, dev, info
 
 
+MODEL_FOLDER = OutputKind("model folder", folder=True, is_own=holds_files(META_FILE, WEIGHTS_FILE))
+
+
+def _local_base_model(config: Config) -> Path | None:
+    """The base model's folder when it is a local one (an output must not replace it)."""
+    path = Path(config.model.base_model)
+    return path if path.is_dir() else None
+
+
 def train(
     config: Config,
     train_path: Path,
@@ -154,18 +164,22 @@ def train(
     progress: bool = True,
     resume: bool = False,
     device: str = "auto",
+    force: bool = False,
 ) -> TrainResult:
     """Fine-tune the base model and write the artifact to `output` (atomically, at the very end).
 
     After every epoch the loop state is checkpointed beside `output`; with `resume=True` an
     interrupted run continues from its last finished epoch and ends with the same model as an
-    uninterrupted run with the same seed.
+    uninterrupted run with the same seed. `output` must be new, empty or an earlier model folder
+    (`force` replaces anything else, once the new model is complete); see `stancetag.paths`.
 
     Under torchrun or `accelerate launch` (WORLD_SIZE > 1) each process trains on its share of
     every epoch's batches with DistributedDataParallel (gloo on CPUs, NCCL on GPUs), so
     `training.batch_size` is the batch of one process; rank 0 alone evaluates, logs, checkpoints
     and writes the artifact while the others wait.
     """
+    inputs = [p for p in (train_path, dev_path) if p is not None]
+    check_output(output, MODEL_FOLDER, inputs=inputs, keep=[p for p in [_local_base_model(config)] if p], force=force)
     launch = launch_from_env()
     target = distributed.place_on_gpu(launch, choose_device(device), one_per_process=True)
     with distributed.process_group(launch, "nccl" if target.type == "cuda" else "gloo"):
