@@ -29,6 +29,7 @@ from stancetag.model.folder import (
     CONFIG_FILE,
     TOKENIZER_CONFIG_FILE,
     TOKENIZER_FILE,
+    WEIGHTS_FILE,
     check_stancetag_config,
     refuse_custom_code,
     require_files,
@@ -37,7 +38,6 @@ from stancetag.model.meta import META_FILE, ArtifactMeta, read_meta
 from stancetag.model.network import StancetagConfig, StanceTagger, quiet_transformers
 from stancetag.readers import read_json_file
 
-WEIGHTS_FILE = "model.safetensors"
 MODEL_FILES = {
     CONFIG_FILE: "model config",
     WEIGHTS_FILE: "weights file",

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from stancetag.errors import UserError
-from stancetag.model.meta import required_file
+from stancetag.model.meta import META_FILE, required_file
+from stancetag.paths import OutputKind, check_output, holds_files
 from stancetag.readers import read_json_file
 
 CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
@@ -204,3 +206,17 @@ def check_stancetag_config(path: Path, config: dict[str, Any], max_length: int, 
             f"{source}: model.max_length {max_length} is more than the {positions} token positions of the encoder "
             f"(`encoder.max_position_embeddings` in {path.name}); {fix}"
         )
+
+
+MODEL_FOLDER = OutputKind("model folder", folder=True, is_own=holds_files(META_FILE, WEIGHTS_FILE))
+
+
+def check_model_output(
+    output: Path, base_model: str, data: Iterable[Path | None] = (), *, force: bool = False
+) -> None:
+    """Where `train` may write its model folder (see `stancetag.paths`): not over its data, not over
+    a local base-model folder, and new, empty or an earlier model folder unless `force`. Light (no
+    torch), so the CLI refuses before importing the training stack."""
+    base = Path(base_model)
+    keep = [base] if base.is_dir() else []
+    check_output(output, MODEL_FOLDER, inputs=[p for p in data if p is not None], keep=keep, force=force)

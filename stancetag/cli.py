@@ -201,7 +201,7 @@ def train(
     """
     try:
         from stancetag.config import with_overrides
-        from stancetag.training.loop import train as run_training
+        from stancetag.model.folder import check_model_output
 
         cfg = _load_config(config)
         overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
@@ -212,6 +212,9 @@ def train(
             raise UserError(f"{train_path}: no such data file (data.train of the config); pass --data FILE")
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
+        check_model_output(output, cfg.model.base_model, [train_path, dev_path], force=force)  # before torch loads
+        from stancetag.training.loop import train as run_training
+
         result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device, force=force)
     except FAILURES as err:
         _fail(err)

@@ -38,12 +38,12 @@ from stancetag.labeled import (
 )
 from stancetag.launch import Launch, launch_from_env
 from stancetag.model import distributed
-from stancetag.model.artifact import WEIGHTS_FILE, save_artifact
-from stancetag.model.meta import META_FILE, ArtifactMeta
+from stancetag.model.artifact import save_artifact
+from stancetag.model.folder import check_model_output
+from stancetag.model.meta import ArtifactMeta
 from stancetag.model.network import StanceTagger, load_pretrained
 from stancetag.model.predictor import encode_texts
 from stancetag.model.torch_backend import TorchPredictor, choose_device
-from stancetag.paths import OutputKind, check_output, holds_files
 from stancetag.training import checkpoint
 from stancetag.training.checkpoint import checkpoint_directory
 from stancetag.training.steps import Encoded, build_optimizer, parallel, run_epoch
@@ -146,15 +146,6 @@ def load_splits(
     return train, dev, info
 
 
-MODEL_FOLDER = OutputKind("model folder", folder=True, is_own=holds_files(META_FILE, WEIGHTS_FILE))
-
-
-def _local_base_model(config: Config) -> Path | None:
-    """The base model's folder when it is a local one (an output must not replace it)."""
-    path = Path(config.model.base_model)
-    return path if path.is_dir() else None
-
-
 def train(
     config: Config,
     train_path: Path,
@@ -178,8 +169,7 @@ def train(
     `training.batch_size` is the batch of one process; rank 0 alone evaluates, logs, checkpoints
     and writes the artifact while the others wait.
     """
-    inputs = [p for p in (train_path, dev_path) if p is not None]
-    check_output(output, MODEL_FOLDER, inputs=inputs, keep=[p for p in [_local_base_model(config)] if p], force=force)
+    check_model_output(output, config.model.base_model, [train_path, dev_path], force=force)
     launch = launch_from_env()
     target = distributed.place_on_gpu(launch, choose_device(device), one_per_process=True)
     with distributed.process_group(launch, "nccl" if target.type == "cuda" else "gloo"):
