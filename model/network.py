@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import logging
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,6 +173,13 @@ def check_base_model_folder(folder: Path, name: str, max_length: int, *, pinned:
     path = required_file(folder, CONFIG_FILE, "model config", f"point model.base_model ({name!r}) at a model folder")
     if not pinned:
         refuse_custom_code(folder)
+        if not any(folder.glob("*.safetensors")):
+            pickled = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+            found = f"only {', '.join(pickled)}, pickled weights" if pickled else "no weights file"
+            raise UserError(
+                f"{folder}: the base model holds {found}; stancetag loads weights from safetensors only "
+                f"(a pickle can run code): point model.base_model ({name!r}) at a folder with model.safetensors"
+            )
     raw = read_json_file(path, f"point model.base_model ({name!r}) at another model folder")
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a JSON object; point model.base_model ({name!r}) at another model folder")
@@ -197,7 +205,7 @@ def load_pretrained(config: Config) -> tuple[StanceTagger, object]:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             encoder = AutoModel.from_pretrained(source, add_pooling_layer=False, trust_remote_code=False)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
         raise UserError(
             f"model.base_model {name!r}: could not load a pretrained model from {source} "
             f"({str(err).splitlines()[0]}); give a local Hugging Face folder"

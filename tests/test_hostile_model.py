@@ -123,6 +123,17 @@ def test_a_base_model_that_names_custom_code_is_refused(tiny_config, tiny_base_m
     assert not (base / "RAN").exists()
 
 
+def test_a_base_model_with_only_pickled_weights_is_refused(tiny_config, tiny_base_model, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base_model, base)
+    torch.save(load_file(base / "model.safetensors"), base / "pytorch_model.bin")
+    (base / "model.safetensors").unlink()
+    _refused(_train(tiny_config, tmp_path, base_model=str(base)), "pytorch_model.bin", "safetensors only")
+
+
 MISSING = [
     ("tokenizer.json", False),  # used to load a fallback tokenizer and tag everything neutral, exit 0
     ("tokenizer_config.json", False),
