@@ -72,3 +72,14 @@ def edit_model(folder: Path, **changes) -> None:
             meta[key] = value
     meta_path.write_text(json.dumps(meta))
     config_path.write_text(json.dumps(config))
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    """A CLI refusal as users see it: exit code 2, one `error:` line on stderr naming every fragment,
+    no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

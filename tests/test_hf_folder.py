@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from stancetag.cli import app
 
+from .conftest import assert_one_line_error
+
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = ["Tariffs rose on Monday.", "Chinese warships sailed near Taiwan, officials said."]
 runner = CliRunner()
@@ -74,14 +76,6 @@ def test_automodel_loads_it_after_import_stancetag_in_either_order(trained_tiny)
             np.testing.assert_allclose(list(record["tone_scores"].values()), tone_p, atol=1e-4)
 
 
-def _one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 def test_old_or_mixed_folders_fail_with_retrain(trained_tiny, tmp_path):
     article = tmp_path / "a.txt"
     article.write_text("Tariffs rose on Monday.")
@@ -89,7 +83,7 @@ def test_old_or_mixed_folders_fail_with_retrain(trained_tiny, tmp_path):
     shutil.copytree(trained_tiny, old)
     meta = json.loads((old / "stancetag.json").read_text())
     (old / "stancetag.json").write_text(json.dumps({**meta, "format_version": 1}))
-    _one_line_error(
+    assert_one_line_error(
         runner.invoke(app, ["predict", "--model", str(old), str(article)]),
         "model format version 1, this stancetag reads version 2",
         "retrain",
@@ -99,7 +93,7 @@ def test_old_or_mixed_folders_fail_with_retrain(trained_tiny, tmp_path):
     shutil.copytree(trained_tiny, bare)
     config = json.loads((bare / "config.json").read_text())
     (bare / "config.json").write_text(json.dumps(config["encoder"]))
-    _one_line_error(
+    assert_one_line_error(
         runner.invoke(app, ["predict", "--model", str(bare), str(article)]),
         "model_type 'bert', expected 'stancetag'",
         "retrain",
@@ -108,7 +102,7 @@ def test_old_or_mixed_folders_fail_with_retrain(trained_tiny, tmp_path):
     mixed = tmp_path / "mixed"
     shutil.copytree(trained_tiny, mixed)
     (mixed / "config.json").write_text(json.dumps({**config, "thresholds": dict.fromkeys(config["topics"], 0.11)}))
-    _one_line_error(
+    assert_one_line_error(
         runner.invoke(app, ["predict", "--model", str(mixed), str(article)]),
         "`thresholds` is",
         "mixes files of different models",

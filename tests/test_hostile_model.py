@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from stancetag.cli import app
 
+from .conftest import assert_one_line_error
+
 runner = CliRunner()
 
 # Would leave a trace if anything ever imported the folder's code.
@@ -34,12 +36,7 @@ def _as_onnx_export(folder):
 
 
 def _refused(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output
+    assert_one_line_error(result, *fragments)
     assert "custom code" not in result.stdout  # transformers' "run the custom code?" prompt goes to stdout
 
 

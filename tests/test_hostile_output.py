@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from stancetag.cli import app
 
+from .conftest import assert_one_line_error as _refused
+
 runner = CliRunner()
 TEXTS = ["Tariffs on steel rose again. Talks resumed in Geneva.", "Warships sailed near Taiwan. Officials met."]
 
@@ -36,14 +38,6 @@ def _articles(folder: Path, n: int = 2) -> Path:
 
 def _predict(model: Path, *args) -> object:
     return runner.invoke(app, ["predict", "--model", str(model), *map(str, args)])
-
-
-def _refused(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
 
 
 def test_outputs_never_replace_a_users_folder_or_file(tiny_config, trained_tiny, tmp_path):

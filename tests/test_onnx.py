@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import stancetag.model.export
 from stancetag.cli import app
 
-from .conftest import TINY_DATA
+from .conftest import TINY_DATA, assert_one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = "seeds/seed_article.txt"
@@ -27,14 +27,6 @@ def _export(*args: str):
 def _records(result) -> list[dict]:
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.stdout.splitlines()]
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +70,7 @@ def test_int8_is_refused_below_the_agreement_floor(trained_tiny, tmp_path, monke
     monkeypatch.setattr(stancetag.model.export, "AGREEMENT_FLOOR", 1.01)  # no export can reach it
     out = tmp_path / "int8"
     result = _export("--model", str(trained_tiny), "--output", str(out), "--quantize", "int8")
-    _one_line_error(result, "export int8: label agreement with fp32 torch is", "nothing written", "--quantize")
+    assert_one_line_error(result, "export int8: label agreement with fp32 torch is", "nothing written", "--quantize")
     assert not out.exists() and not list(tmp_path.iterdir()), "nothing written, not even a staging folder"
 
 
@@ -93,7 +85,7 @@ def test_int8_is_written_at_or_above_the_floor(trained_tiny, tmp_path, monkeypat
     records = _records(runner.invoke(app, ["predict", "--model", str(out), SEED]))
     assert len(records) == 29
     refused = runner.invoke(app, ["predict", "--model", str(out), "--precision", "fp32", SEED])
-    _one_line_error(refused, "fixed at int8")
+    assert_one_line_error(refused, "fixed at int8")
 
 
 @pytest.mark.parametrize(
@@ -107,26 +99,26 @@ def test_bad_export_options_are_one_line_errors(trained_tiny, tmp_path, args, fr
     result = runner.invoke(
         app, ["export", "--onnx", "--model", str(trained_tiny), "--output", str(tmp_path / "x"), *args]
     )
-    _one_line_error(result, fragment)
+    assert_one_line_error(result, fragment)
     assert not list(tmp_path.iterdir())
 
 
 def test_export_needs_onnx_and_never_overwrites_a_model(trained_tiny, tmp_path):
-    _one_line_error(runner.invoke(app, ["export", "--model", str(trained_tiny)]), "--onnx is the only one")
+    assert_one_line_error(runner.invoke(app, ["export", "--model", str(trained_tiny)]), "--onnx is the only one")
     target = tmp_path / "a-model"
     shutil.copytree(trained_tiny, target)
     result = _export("--model", str(trained_tiny), "--output", str(target))
-    _one_line_error(result, "holds files that are not an earlier ONNX export")
+    assert_one_line_error(result, "holds files that are not an earlier ONNX export")
     assert (target / "model.safetensors").is_file()
 
 
-def test_missing_or_corrupt_onnx_file_is_a_one_line_error(exported_tiny, tmp_path):
+def test_missing_or_corrupt_onnx_file_is_aassert_one_line_error(exported_tiny, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(exported_tiny, broken)
     (broken / "model.onnx").unlink()
-    _one_line_error(runner.invoke(app, ["predict", "--model", str(broken), SEED]), "model.onnx: missing")
+    assert_one_line_error(runner.invoke(app, ["predict", "--model", str(broken), SEED]), "model.onnx: missing")
     (broken / "model.onnx").write_bytes(b"this is not a protobuf")
-    _one_line_error(
+    assert_one_line_error(
         runner.invoke(app, ["predict", "--model", str(broken), SEED]), "not a readable ONNX model", "export it again"
     )
 
