@@ -28,7 +28,14 @@ from transformers.utils import logging as hf_logging
 from stancetag.config import Config
 from stancetag.errors import UserError
 from stancetag.model.encoders import PARTS_PREFIX, resolve_parts
-from stancetag.model.folder import CONFIG_FILE, check_encoder_sizes, refuse_custom_code, usable_positions
+from stancetag.model.folder import (
+    CONFIG_FILE,
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    check_encoder_sizes,
+    refuse_custom_code,
+    usable_positions,
+)
 from stancetag.model.meta import required_file
 from stancetag.readers import read_json_file
 
@@ -173,6 +180,12 @@ def check_base_model_folder(folder: Path, name: str, max_length: int, *, pinned:
     path = required_file(folder, CONFIG_FILE, "model config", f"point model.base_model ({name!r}) at a model folder")
     if not pinned:
         refuse_custom_code(folder)
+        if not any((folder / name).is_file() for name in (TOKENIZER_FILE, TOKENIZER_CONFIG_FILE)):
+            raise UserError(
+                f"{folder}: the base model holds neither {TOKENIZER_FILE} nor {TOKENIZER_CONFIG_FILE}, so its "
+                "tokenizer's settings (casing, special tokens, length) would be guessed; copy them from where "
+                f"the model came from, or point model.base_model ({name!r}) at a complete folder"
+            )
         if not any(folder.glob("*.safetensors")):
             pickled = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
             found = f"only {', '.join(pickled)}, pickled weights" if pickled else "no weights file"

@@ -348,7 +348,32 @@ def _skip_reason(path: Path, relative: Path, predictions: bool) -> str | None:
         return "a predictions sidecar"
     if not predictions and sidecar_path(path).is_file():
         return f"predictions, with a {SIDECAR_SUFFIX} beside it"
+    if not predictions and _holds_predictions(path):
+        return "predictions (stancetag's records, not articles)"
     return None
+
+
+PREDICTION_MARKS = ("sentence_index", "tone_scores")  # keys every sentence record of `predict` has
+
+
+def _holds_predictions(path: Path) -> bool:
+    """A row file that starts with a prediction record (JSONL) or predict's CSV header, even without
+    its sidecar (copied on its own): reading it as articles would tag the tags."""
+    suffix = path.suffix.lower()
+    if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
+        return False
+    try:
+        with path.open("rb") as stream:
+            first = stream.readline(1 << 20).decode("utf-8", errors="replace").lstrip("\ufeff")
+    except OSError:
+        return False
+    if suffix in CSV_SUFFIXES:
+        return first.startswith("article,sentence_index,text,topics,tone,")
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and all(key in record for key in PREDICTION_MARKS)
 
 
 def _check_name(path: Path) -> None:

@@ -53,13 +53,16 @@ def test_input_folders_skip_what_is_not_an_article_and_keep_subfolders_in_ids(tr
     # an earlier run's predictions and their sidecar, as `predict --output news/old.jsonl` leaves them
     (news / "old.jsonl").write_text('{"article": "a", "sentence_index": 0, "text": "Tariffs rose on steel."}\n')
     (news / "old.jsonl.model.json").write_text('{"thresholds": {}}')
+    # and predictions copied in without their sidecar: recognised by their records
+    record = {"article": "a", "sentence_index": 0, "text": "Tariffs rose.", "topics": [], "tone_scores": {}}
+    (news / "copied.jsonl").write_text(json.dumps(record) + "\n")
 
     result = _predict(trained_tiny, news)
     assert result.exit_code == 0, result.output
     assert sorted(r["article"] for r in _records(result.stdout)) == ["2020/a", "a"]
     note = [line for line in result.stderr.splitlines() if "skipped" in line]
-    assert len(note) == 1 and "skipped 5 " in note[0], result.stderr
-    assert ".ipynb_checkpoints/ (hidden)" in note[0] and "and 2 more" in note[0]
+    assert len(note) == 1 and "skipped 6 " in note[0], result.stderr
+    assert ".ipynb_checkpoints/ (hidden)" in note[0] and "and 3 more" in note[0]
 
     # a file named directly is read whatever its name
     direct = _predict(trained_tiny, news / ".draft.txt")

@@ -131,6 +131,14 @@ def test_a_base_model_with_only_pickled_weights_is_refused(tiny_config, tiny_bas
     _refused(_train(tiny_config, tmp_path, base_model=str(base)), "pytorch_model.bin", "safetensors only")
 
 
+def test_a_base_model_without_its_tokenizer_settings_is_refused(tiny_config, tiny_base_model, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base_model, base)
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # vocab.txt alone: casing and specials guessed
+        (base / name).unlink()
+    _refused(_train(tiny_config, tmp_path, base_model=str(base)), "neither tokenizer.json nor tokenizer_config.json")
+
+
 MISSING = [
     ("tokenizer.json", False),  # used to load a fallback tokenizer and tag everything neutral, exit 0
     ("tokenizer_config.json", False),
