@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from safetensors import SafetensorError
 
 from stancetag import progress
 from stancetag.errors import UserError
@@ -81,7 +82,7 @@ def _load_config(path: Path | None):
 
 # What a command reports as one line and exit code 2 (the traceback only with --debug): the user's
 # mistakes, and what the operating system says about their paths (full disk, no permission, ...).
-FAILURES = (UserError, OSError, MemoryError, RecursionError, UnicodeError)
+FAILURES = (UserError, OSError, MemoryError, RecursionError, UnicodeError, SafetensorError)
 
 _OS_FIXES = {
     errno.ENOSPC: "the disk is full; free space or write somewhere else",
@@ -105,6 +106,8 @@ def failure_message(err: BaseException) -> str:
         what = err.strerror or str(err) or type(err).__name__
         fix = _OS_FIXES.get(err.errno, "check the path, the free space and the permissions")
         return f"{where}: {what}; {fix}"
+    if isinstance(err, SafetensorError):  # the weights file; a full disk is reported this way too
+        return f"writing or reading model weights failed ({str(err).rsplit(': ', 1)[-1]}); free space or check the path"
     if isinstance(err, MemoryError):
         return "out of memory; use a smaller --batch-size or --bootstrap, or fewer inputs at once"
     if isinstance(err, RecursionError):
@@ -215,7 +218,9 @@ def train(
         check_model_output(output, cfg.model.base_model, [train_path, dev_path], force=force)  # before torch loads
         from stancetag.training.loop import train as run_training
 
-        result = run_training(cfg, train_path, dev_path, output, resume=resume, device=device, force=force)
+        result = run_training(
+            cfg, train_path, dev_path, output, resume=resume, device=device, force=force, progress=progress.enabled()
+        )
     except FAILURES as err:
         _fail(err)
         return

@@ -210,3 +210,17 @@ def test_loop_commands_refuse_a_users_file(trained_tiny, tmp_path, command):
     }[command]
     _refused(runner.invoke(app, args), "already exists")
     assert letter.read_text() == "dear editor"
+
+
+def test_a_full_disk_during_training_is_one_line(tiny_config, tmp_path):
+    import resource
+
+    def small_disk():  # every file this process writes is cut at 64 KB, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    command = [sys.executable, "-m", "stancetag.cli", "train", "--config", str(tiny_config), "--output", "m"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, preexec_fn=small_disk)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: writing or reading model weights failed")
+    assert not (tmp_path / "m").exists()
