@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from stancetag.evaluation.trends import TrendResult
 from stancetag.paths import OutputKind, check_output, holds_files
-from stancetag.writers import publish_directory, render_json, staging_directory
+from stancetag.writers import csv_safe_text, publish_directory, render_json, staging_directory
 
 CSV_FILE = "trends.csv"
 PARQUET_FILE = "trends.parquet"
@@ -82,7 +82,9 @@ def csv_rows(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else [])
     writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    writer.writerows(
+        {k: "" if v is None else csv_safe_text(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows
+    )
     return buffer.getvalue()
 
 

@@ -285,8 +285,9 @@ def write_sidecar(output: Path, card: dict) -> Path:
 
 
 def csv_text(rows: list[list]) -> str:
+    """Rows as CSV text, every text cell safe to open in a spreadsheet (`csv_safe_text`)."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    csv.writer(buffer).writerows([csv_safe_text(c) if isinstance(c, str) else c for c in row] for row in rows)
     return buffer.getvalue()
 
 

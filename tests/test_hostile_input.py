@@ -151,6 +151,12 @@ def test_csv_output_neutralises_spreadsheet_formulas(trained_tiny, tmp_path):
     assert cells["text"] == "'" + row["text"]
     assert (cells["outlet"], cells["note"]) == ("'@SUM(A1:A9)", "'\tindented")
     assert (cells["change"], cells["score"]) == ("-3.5", "-2")  # numbers stay numbers
+    suggested = runner.invoke(
+        app, ["suggest", "--model", str(trained_tiny), "--format", "csv", "--count", "1", str(source)]
+    )
+    assert suggested.exit_code == 0, suggested.output
+    (pick,) = list(csv.DictReader(io.StringIO(suggested.stdout, newline="")))
+    assert pick["text"] == "'" + row["text"] and pick["article"] == "'=cmd|' /C calc'!A0"
     # the escape is exact to undo (resume reads article ids back from a CSV)
     for text in ("=1+2", "'=1+2", "''@x", "'Tis", "-", "-7", "plain"):
         assert csv_original_text(csv_safe_text(text)) == text
