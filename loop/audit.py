@@ -28,7 +28,7 @@ from stancetag.errors import UserError
 from stancetag.evaluation.baselines import tfidf_logreg
 from stancetag.labeled import Example, check_label_coverage, gold_arrays, load_examples
 from stancetag.training.crossval import fold_indices, write_jsonl
-from stancetag.writers import csv_text
+from stancetag.writers import csv_text, terminal_safe_text
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,8 @@ def audit_table(result: AuditResult, top: int | None) -> str:
         f"{'rank':>4}  {'line':>5}  {'quality':>7}  {'given':<34}  {'suggested':<34}  sentence",
     ]
     for issue, given, suggested in _given_and_suggested(result, top):
-        text = issue["text"] if len(issue["text"]) <= 70 else issue["text"][:67] + "..."
+        text = terminal_safe_text(issue["text"])  # a sentence must not repaint the terminal
+        text = text if len(text) <= 70 else text[:67] + "..."
         lines.append(
             f"{issue['rank']:>4}  {issue['line']:>5}  {issue['label_quality']:>7.3f}  "
             f"{given:<34}  {suggested:<34}  {text}"
@@ -205,9 +206,10 @@ def audit_markdown(result: AuditResult, top: int | None) -> str:
         "| ---: | ---: | --- | --- | --- | --- | ---: | --- |",
     ]
     for issue, given, suggested in _given_and_suggested(result, top):
-        text = issue["text"].replace("|", "\\|")
+        text = terminal_safe_text(issue["text"]).replace("|", "\\|")
+        article = terminal_safe_text(str(issue["article"])).replace("|", "\\|")
         lines.append(
-            f"| {issue['rank']} | {issue['line']} | {issue['article']} | {text} | {given} | {suggested} | "
+            f"| {issue['rank']} | {issue['line']} | {article} | {text} | {given} | {suggested} | "
             f"{issue['label_quality']:.3f} | |"
         )
     return "\n".join(lines) + "\n"

@@ -634,10 +634,13 @@ AUDIT_FILE = OutputKind(
 
 
 def _suggest_table(picks: list[dict]) -> str:
+    from stancetag.writers import terminal_safe_text
+
     lines = [f"{'rank':>4}  {'sentence':<60}  {'article#':<18}  reason"]
     for p in picks:
-        text = p["text"] if len(p["text"]) <= 60 else p["text"][:57] + "..."
-        where = f"{p['article']}#{p['sentence_index']}"
+        text = terminal_safe_text(p["text"])
+        text = text if len(text) <= 60 else text[:57] + "..."
+        where = terminal_safe_text(f"{p['article']}#{p['sentence_index']}")
         lines.append(f"{p['rank']:>4}  {text:<60}  {where[:18]:<18}  {p['reason']}")
     return "\n".join(lines) + "\n"
 

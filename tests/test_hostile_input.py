@@ -172,6 +172,17 @@ def test_table_strips_terminal_escapes_and_control_characters(trained_tiny, tmp_
         assert not any(c in result.stdout for c in "\x1b\x07\x00\x7f\x9b"), repr(result.stdout)
         assert "ared" in result.stdout
     assert "Tariffs rose on steel." in _predict(trained_tiny, "--format", "table", source).stdout
+    suggested = runner.invoke(app, ["suggest", "--model", str(trained_tiny), "--format", "table", str(source)])
+    assert suggested.exit_code == 0 and not any(c in suggested.stdout for c in "\x1b\x07\x00\x7f\x9b")
+    labeled = tmp_path / "labeled.jsonl"
+    rows = [json.loads(line) for line in TINY_DATA.read_text().splitlines() if line.strip()]
+    rows[0]["text"] = text
+    labeled.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for fmt in ("table", "markdown"):
+        audited = runner.invoke(app, ["audit", "--quick", "--folds", "2", "--format", fmt, str(labeled)])
+        assert audited.exit_code == 0, audited.output
+        assert "Tariffs rose on steel." in audited.stdout  # the sentence is listed, cleaned
+        assert not any(c in audited.stdout for c in "\x1b\x07\x00\x7f\x9b"), repr(audited.stdout)
 
 
 def test_ascii_only_standard_output(trained_tiny, tmp_path):
