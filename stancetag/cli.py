@@ -86,6 +86,7 @@ FAILURES = (UserError, OSError, MemoryError, RecursionError, UnicodeError, Safet
 
 _OS_FIXES = {
     errno.ENOSPC: "the disk is full; free space or write somewhere else",
+    errno.EFBIG: "the file outgrew the size limit of the file system or of this account; write somewhere else",
     errno.EACCES: "permission denied; choose a path you may read or write",
     errno.EPERM: "not permitted; choose a path you may read or write",
     errno.EROFS: "the file system is read-only; write somewhere else",
