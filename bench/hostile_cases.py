@@ -65,7 +65,7 @@ import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 from stancetag.model.network import resolve_base_model
 
-tokenizer = AutoTokenizer.from_pretrained(resolve_base_model({MINILM!r}))
+tokenizer = AutoTokenizer.from_pretrained(resolve_base_model({MINILM!r}), trust_remote_code=False)
 torch.manual_seed(0)
 config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=96, max_position_embeddings=128)

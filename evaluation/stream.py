@@ -25,7 +25,7 @@ from stancetag.errors import UserError, located
 from stancetag.model.predictor import Predictor
 from stancetag.readers import STDIN, TEXT_SUFFIXES, iter_documents, iter_rows
 from stancetag.text import split_sentences
-from stancetag.writers import SIDECAR_SUFFIX, csv_original_text, sidecar_path
+from stancetag.writers import SIDECAR_SUFFIX, csv_original_text, is_prediction_record, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class _Collector:
 
 
 def _kind(first: dict[str, Any]) -> str:
-    if "topic_scores" in first or any(str(k).startswith("topic_score_") for k in first):
+    if is_prediction_record(first):
         return "predictions"
     if "topic_shares" in first:
         return "articles-level"

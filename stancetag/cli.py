@@ -294,9 +294,11 @@ def predict(
             FORMATS,
             LEVELS,
             PREDICTIONS_FILE,
+            SIDECAR_FILE,
             RecordWriter,
             atomic_output,
             metadata_key,
+            sidecar_path,
             write_sidecar,
         )
 
@@ -315,6 +317,7 @@ def predict(
         files = expand_inputs(inputs)
         if output is not None and _is_main_process():
             check_output(output, PREDICTIONS_FILE, inputs=inputs, keep=[model or _default_model()], force=force)
+            check_output(sidecar_path(output), SIDECAR_FILE, inputs=inputs, force=force)
         # a CSV header is written before the first row: its metadata columns are read from the inputs first
         columns = [metadata_key(c) for c in metadata_columns(files)] if format == "csv" else []
         launch = launch_from_env()

@@ -35,7 +35,7 @@ from stancetag.tables import (
     surrogate_message,
 )
 from stancetag.text import split_sentences
-from stancetag.writers import SIDECAR_SUFFIX, sidecar_path
+from stancetag.writers import SIDECAR_SUFFIX, is_prediction_record, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -353,9 +353,6 @@ def _skip_reason(path: Path, relative: Path, predictions: bool) -> str | None:
     return None
 
 
-PREDICTION_MARKS = ("sentence_index", "tone_scores")  # keys every sentence record of `predict` has
-
-
 def _holds_predictions(path: Path) -> bool:
     """A row file that starts with a prediction record (JSONL) or predict's CSV header, even without
     its sidecar (copied on its own): reading it as articles would tag the tags."""
@@ -368,12 +365,12 @@ def _holds_predictions(path: Path) -> bool:
     except OSError:
         return False
     if suffix in CSV_SUFFIXES:
-        return first.startswith("article,sentence_index,text,topics,tone,")
+        return is_prediction_record(dict.fromkeys(next(csv.reader([first]), [])))
     try:
         record = json.loads(first)
     except ValueError:
         return False
-    return isinstance(record, dict) and all(key in record for key in PREDICTION_MARKS)
+    return isinstance(record, dict) and is_prediction_record(record)
 
 
 def _check_name(path: Path) -> None:

@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,31 +68,45 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def output_lock(path: Path, option: str = "--output") -> Iterator[None]:
-    """Hold `.NAME.lock` while writing `path`; another live run holding it is a one-line error."""
-    lock = lock_path(path)
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            break
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text(encoding="ascii").strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid and pid != os.getpid() and _process_alive(pid):
-                raise UserError(
-                    f"{option} {path}: another stancetag run (pid {pid}) is writing it; wait for that run "
-                    f"or choose another {option}"
-                ) from None
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock)  # left by a run that no longer exists
-    else:
-        raise UserError(f"{option} {path}: could not take the lock {lock}; remove it if no run is writing {path}")
+def _place_lock(lock: Path) -> bool:
+    """Create `lock` holding this pid, complete the moment it exists (a hard link of a written temp
+    file, so no run ever reads it empty); False when it already exists."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{lock.name}.", dir=lock.parent)
     try:
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         os.close(fd)
+        os.link(tmp, lock)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def output_lock(path: Path, option: str = "--output") -> Iterator[None]:
+    """Hold `.NAME.lock` while writing `path`; another live run holding it is a one-line error, a
+    lock left by a run that no longer exists is taken over, anything else there is left alone."""
+    lock = lock_path(path)
+    for _ in range(2):
+        if _place_lock(lock):
+            break
+        try:
+            pid = int(lock.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            raise UserError(
+                f"{option} {path}: {lock} exists and is not a stancetag lock; remove it if no run is writing {path}"
+            ) from None
+        if pid != os.getpid() and _process_alive(pid):
+            raise UserError(
+                f"{option} {path}: another stancetag run (pid {pid}) is writing it; wait for that run "
+                f"or choose another {option}"
+            )
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)  # left by a run that no longer exists
+    else:
+        raise UserError(f"{option} {path}: could not take the lock {lock}; remove it if no run is writing {path}")
+    try:
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from stancetag.paths import OutputKind
+from stancetag.paths import OutputKind, starts_with_json_keys
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ def metadata_key(column: str) -> str:
     return f"input_{column}" if column in RECORD_KEYS else column
 
 
+def is_prediction_record(row: dict) -> bool:
+    """A row `predict` wrote (JSONL record or CSV header), not an article to tag."""
+    return any(str(key).startswith(("topic_score", "tone_score")) for key in row)  # *_scores or *_score_LABEL
+
+
 def sidecar_path(output: Path) -> Path:
     """`OUTPUT.model.json` beside a predictions file: which model made it, with which settings."""
     return output.with_name(output.name + SIDECAR_SUFFIX)
@@ -57,6 +62,8 @@ def _has_sidecar(path: Path) -> bool:
 
 # `predict --output`: an earlier prediction is recognised by the sidecar written beside it
 PREDICTIONS_FILE = OutputKind("predictions file", folder=False, is_own=_has_sidecar)
+# OUTPUT.model.json, written beside it: an earlier one names a model and its labels
+SIDECAR_FILE = OutputKind("predictions sidecar", folder=False, is_own=starts_with_json_keys("model", "labels"))
 
 
 @contextlib.contextmanager

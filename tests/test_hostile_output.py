@@ -164,6 +164,10 @@ def test_a_second_run_on_the_same_output_is_refused(trained_tiny, tmp_path):
     assert not out.exists()
     result = _predict(trained_tiny, "--output", out, articles)
     assert result.exit_code == 0, "a lock left by a run that no longer exists is taken over"
+    foreign = tmp_path / ".other.jsonl.lock"
+    foreign.write_text("my shopping list")
+    _refused(_predict(trained_tiny, "--output", tmp_path / "other.jsonl", articles), "not a stancetag lock")
+    assert foreign.read_text() == "my shopping list"
 
 
 def test_links_are_never_written_through(trained_tiny, tmp_path):
@@ -172,6 +176,10 @@ def test_links_are_never_written_through(trained_tiny, tmp_path):
     victim.write_text("precious")
     (tmp_path / ".tags.jsonl.partial").symlink_to(victim)
     _refused(_predict(trained_tiny, "--output", tmp_path / "tags.jsonl", "--resume", articles), "symbolic link")
+    sidecar = tmp_path / "mine.jsonl.model.json"
+    sidecar.write_text('{"budget": 12}')
+    _refused(_predict(trained_tiny, "--output", tmp_path / "mine.jsonl", articles), "mine.jsonl.model.json")
+    assert sidecar.read_text() == '{"budget": 12}'
     link = tmp_path / "link.jsonl"
     link.symlink_to(victim)
     _refused(_predict(trained_tiny, "--output", link, articles), "symbolic link")
