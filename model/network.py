@@ -145,7 +145,11 @@ class StanceTagger(PreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
-        # Mean pooling over real tokens: the objective the MiniLM sentence encoder was trained with.
+        return self.classify(hidden, attention_mask)
+
+    def classify(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Topic and tone logits from the encoder's last token vectors (batch, tokens, hidden)."""
+        # Mean pooling over real tokens: the objective the sentence encoders were trained with.
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         pooled = self.dropout(pooled)

@@ -192,6 +192,12 @@ def train(
     base_model: Annotated[Optional[str], typer.Option(help="Override model.base_model: folder or hub name.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override training.epochs.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override training.seed.")] = None,
+    trained_layers: Annotated[
+        Optional[int], typer.Option(help="Override training.trained_layers: only this many top encoder layers learn.")
+    ] = None,
+    teacher: Annotated[
+        Optional[Path], typer.Option(help="Override training.teacher: a model folder to distil from.")
+    ] = None,
     no_dev: Annotated[
         bool, typer.Option("--no-dev", help="Ignore data.dev; hold out dev articles from --data.")
     ] = False,
@@ -208,7 +214,13 @@ def train(
         from stancetag.model.folder import check_model_output
 
         cfg = _load_config(config)
-        overrides = {"model.base_model": base_model, "training.epochs": epochs, "training.seed": seed}
+        overrides = {
+            "model.base_model": base_model,
+            "training.epochs": epochs,
+            "training.seed": seed,
+            "training.trained_layers": trained_layers,
+            "training.teacher": str(teacher) if teacher else None,
+        }
         cfg = with_overrides(cfg, {k: v for k, v in overrides.items() if v is not None})
         train_path = data or Path(cfg.data.train)
         dev_path = dev or (Path(cfg.data.dev) if cfg.data.dev and not no_dev and data is None else None)
@@ -216,7 +228,9 @@ def train(
             raise UserError(f"{train_path}: no such data file (data.train of the config); pass --data FILE")
         if device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {device!r}: choose auto, cpu or cuda")
-        check_model_output(output, cfg.model.base_model, [train_path, dev_path], force=force)  # before torch loads
+        teacher_path = Path(cfg.training.teacher) if cfg.training.teacher else None
+        # Before torch loads; the teacher, like the data, is an input the output must not replace.
+        check_model_output(output, cfg.model.base_model, [train_path, dev_path, teacher_path], force=force)
         from stancetag.training.loop import train as run_training
 
         result = run_training(
@@ -369,9 +383,7 @@ def predict(
                 documents = iter_documents(files)
                 if level == "article":
                     documents = (d for d in documents if d.article not in done.articles)
-                records = predictor.tag_documents(
-                    documents, level=level, progress_label="predict", skip=done.sentences
-                )
+                records = predictor.tag_documents(documents, level=level, progress_label="predict", skip=done.sentences)
                 for record in records:
                     writer.write(record)
                     count += 1

@@ -1,7 +1,8 @@
 """The one configuration object: loaded from YAML, validated against the dataclasses, frozen.
 
-Every key is required and unknown keys are an error, so that a typo in a YAML file never silently
-falls back to a default. Defaults live in `configs/default.yaml`, not in code; that file also ships
+Every key is required (except the few added after the first release, which default to what older
+versions did) and unknown keys are an error, so that a typo in a YAML file never silently falls back
+to a default. Defaults live in `configs/default.yaml`, not in code; that file also ships
 inside the package (`stancetag.configs`), so the CLI works outside a checkout. Relative paths in a
 config file are relative to the file's folder, not to where `stancetag` runs.
 """
@@ -49,6 +50,14 @@ class TrainingConfig:
     tone_loss_weight: float
     label_smoothing: float
     precision: str
+    # Optional (added in 0.2, so that older configs and model folders still load): only this many top
+    # encoder layers learn, the embeddings and the layers below keep their pretrained weights
+    # (stancetag.training.frozen); None: every layer learns.
+    trained_layers: int | None = None
+    # Optional, likewise: a trained stancetag model folder whose probabilities are blended into the
+    # training targets with this weight (stancetag.training.distill); None: gold labels alone.
+    teacher: str | None = None
+    distill_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -125,8 +134,11 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, source: str) -> Any:
                 f"allowed keys here: {', '.join(names)}"
             )
     values = {}
-    for name in names:
+    for field in dataclasses.fields(cls):
+        name = field.name
         if name not in raw:
+            if field.default is not dataclasses.MISSING:
+                continue
             raise UserError(f"{source}: missing required key `{_join(prefix, name)}`")
         values[name] = _convert(raw[name], hints[name], _join(prefix, name), source)
     return cls(**values)
@@ -156,6 +168,11 @@ def _check_values(config: Config, source: str) -> None:
         (t.head_learning_rate > 0, "training.head_learning_rate must be positive"),
         (0 <= t.warmup_ratio < 1, "training.warmup_ratio must be in [0, 1)"),
         (t.patience >= 1, "training.patience must be at least 1"),
+        (
+            t.trained_layers is None or t.trained_layers >= 1,
+            "training.trained_layers must be at least 1, or null to train every layer",
+        ),
+        (0 < t.distill_weight <= 1, "training.distill_weight must be in (0, 1]"),
         (0 < t.dev_fraction < 1, "training.dev_fraction must be in (0, 1)"),
         (0 <= t.label_smoothing < 1, "training.label_smoothing must be in [0, 1)"),
         (config.inference.batch_size >= 1, "inference.batch_size must be at least 1"),
@@ -189,8 +206,8 @@ def _beside(folder: Path, value: str) -> str:
 
 
 def resolve_paths(config: Config, folder: Path) -> Config:
-    """Data paths relative to `folder`; `model.base_model` too when it names a folder there (else
-    it stays a hub name, `pkg:` or `parts:` reference)."""
+    """Data paths and `training.teacher` relative to `folder`; `model.base_model` too when it names a
+    folder there (else it stays a hub name, `pkg:` or `parts:` reference)."""
     data = config.data
     data = dataclasses.replace(
         data,
@@ -201,6 +218,9 @@ def resolve_paths(config: Config, folder: Path) -> Config:
     base = config.model.base_model
     if ":" not in base and not Path(base).is_absolute() and (folder / base).is_dir():
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, base_model=_beside(folder, base)))
+    if config.training.teacher:
+        teacher = _beside(folder, config.training.teacher)
+        config = dataclasses.replace(config, training=dataclasses.replace(config.training, teacher=teacher))
     return dataclasses.replace(config, data=data)
 
 

@@ -43,9 +43,11 @@ from stancetag.model.folder import check_model_output
 from stancetag.model.meta import ArtifactMeta
 from stancetag.model.network import StanceTagger, load_pretrained
 from stancetag.model.predictor import encode_texts
-from stancetag.model.torch_backend import TorchPredictor, choose_device
+from stancetag.model.torch_backend import TorchPredictor, choose_device, resolve_precision
 from stancetag.training import checkpoint
 from stancetag.training.checkpoint import checkpoint_directory
+from stancetag.training.distill import distilled_targets
+from stancetag.training.frozen import UpperLayers, freeze_lower_layers, frozen_layer_count, lower_layer_states
 from stancetag.training.steps import Encoded, build_optimizer, parallel, run_epoch
 from stancetag.writers import publish_directory, staging_directory
 
@@ -169,7 +171,8 @@ def train(
     `training.batch_size` is the batch of one process; rank 0 alone evaluates, logs, checkpoints
     and writes the artifact while the others wait.
     """
-    check_model_output(output, config.model.base_model, [train_path, dev_path], force=force)
+    teacher = Path(config.training.teacher) if config.training.teacher else None
+    check_model_output(output, config.model.base_model, [train_path, dev_path, teacher], force=force)
     launch = launch_from_env()
     target = distributed.place_on_gpu(launch, choose_device(device), one_per_process=True)
     with distributed.process_group(launch, "nccl" if target.type == "cuda" else "gloo"):
@@ -198,6 +201,22 @@ def _train(
     pad_id = tokenizer.pad_token_id or 0
 
     t = config.training
+    stepped: nn.Module = tagger  # what a training step calls
+    frozen = frozen_layer_count(tagger, t.trained_layers)
+    if frozen:
+        freeze_lower_layers(tagger, frozen)
+        train_data.states = lower_layer_states(
+            tagger,
+            train_data.ids,
+            frozen,
+            pad_id,
+            config.inference.batch_size,
+            resolve_precision(t.precision, device) == "bf16",
+            progress,
+        )
+        stepped = UpperLayers(tagger, frozen)
+    if t.teacher:
+        train_data = distilled_targets(train_data, [e.text for e in train_examples], config, str(device), progress)
     batches_per_epoch = -(-len(train_data.ids) // t.batch_size)
     steps_per_epoch = -(-batches_per_epoch // launch.world_size)  # each process runs its share of the batches
     optimizer = build_optimizer(tagger, config)
@@ -230,7 +249,7 @@ def _train(
         if resume:
             log.info("no checkpoint at %s; starting from the first epoch", ckpt_dir)
         checkpoint.start(ckpt_dir, identity)
-    model = parallel(tagger, device, launch)
+    model = parallel(stepped, device, launch)
     scorer = dev_predictor(tagger, tokenizer, config, device)
 
     bar = tqdm(

@@ -16,6 +16,7 @@ from stancetag.model import distributed
 from stancetag.model.network import StanceTagger
 from stancetag.model.predictor import pad_ids
 from stancetag.model.torch_backend import resolve_precision, to_device
+from stancetag.training.frozen import pad_states
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Encoded:
     ids: list[list[int]]
     topics: torch.Tensor  # (n, n_topics) float 0/1
     tones: torch.Tensor  # (n,) long
+    # With training.trained_layers: each sentence's token vectors after the frozen layers
+    # (stancetag.training.frozen); steps then start from these instead of the token ids.
+    states: list[torch.Tensor] | None = None
 
 
 def pad_batch(ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,6 +42,8 @@ def build_optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimiz
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, param in tagger.named_parameters():
+        if not param.requires_grad:  # frozen lower layers (training.trained_layers)
+            continue
         is_head = not name.startswith("encoder.")
         decays = not any(name.endswith(n) for n in no_decay)
         groups.setdefault((is_head, decays), []).append(param)
@@ -57,17 +63,17 @@ def build_optimizer(tagger: StanceTagger, config: Config) -> torch.optim.Optimiz
     )
 
 
-def parallel(tagger: StanceTagger, device: torch.device, launch: Launch) -> nn.Module:
-    """The module the training steps call: the tagger itself, or DDP around it for several processes.
+def parallel(module: nn.Module, device: torch.device, launch: Launch) -> nn.Module:
+    """The module the training steps call (the tagger, or its upper layers): itself, or DDP around it.
 
     DDP shares the tagger's parameters, so `tagger.state_dict()` (checkpoints, the artifact) never
     carries DDP's "module." prefix.
     """
     if not launch.distributed:
-        return tagger
+        return module
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(tagger, device_ids=[device.index] if device.type == "cuda" else None)
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def length_bucketed_batches(ids: list[list[int]], batch_size: int, generator: torch.Generator) -> list[list[int]]:
@@ -117,9 +123,12 @@ def run_epoch(
         file=sys.stderr,
     )
     for batch in steps:
-        input_ids, mask = pad_batch([data.ids[i] for i in batch], pad_id)
+        if data.states is not None:
+            inputs = pad_states([data.states[i] for i in batch])
+        else:
+            inputs = pad_batch([data.ids[i] for i in batch], pad_id)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            topic_logits, tone_logits = model(to_device(input_ids, device), to_device(mask, device))
+            topic_logits, tone_logits = model(*(to_device(x, device) for x in inputs))
         loss = topic_loss(topic_logits.float(), to_device(data.topics[batch], device)) + t.tone_loss_weight * tone_loss(
             tone_logits.float(), to_device(data.tones[batch], device)
         )
