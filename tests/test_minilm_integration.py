@@ -27,7 +27,7 @@ def test_minilm_learns_the_seed_corpus_beyond_a_trivial_baseline(tmp_path):
     dev_rows = _articles(SEEDS / "dev.jsonl", 2)
     (tmp_path / "train.jsonl").write_text("\n".join(train_rows) + "\n", encoding="utf-8")
     (tmp_path / "dev.jsonl").write_text("\n".join(dev_rows) + "\n", encoding="utf-8")
-    raw = yaml.safe_load(Path("configs/default.yaml").read_text())
+    raw = yaml.safe_load(Path("configs/fast.yaml").read_text())
     raw["training"].update(epochs=8, patience=8, learning_rate=1.5e-4)
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(raw))
