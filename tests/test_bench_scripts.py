@@ -99,3 +99,22 @@ def test_active_learning_simulation_prints_a_learning_curve_per_strategy(tmp_pat
     points = json.loads(out.read_text())["results"][0]
     assert set(points) == {"uncertainty", "random"} and set(points["random"]) == {"0", "20", "40"}
     assert points["uncertainty"]["0"] == points["random"]["0"], "both strategies start from the same seed set"
+
+
+@pytest.mark.slow
+def test_encoder_probe_prints_every_register_and_the_means(tiny_base_model):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "encoder_probe.py"), "--encoders", str(tiny_base_model)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and str(tiny_base_model) in line]
+    registers = {json.loads(line).get("register", "wire") for line in (ROOT / "seeds" / "test.jsonl").open()}
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [
+        *sorted(registers),
+        f"mean of {len(registers)} registers",
+    ]
+    assert all(row.count("->") == 2 for row in rows)
