@@ -34,14 +34,17 @@ def _train_cmd(config, out, *extra):
 
 
 @pytest.mark.slow
-def test_killed_training_keeps_old_model_and_resumes_to_same_result(tiny_config, trained_tiny, tmp_path):
+@pytest.mark.parametrize("recipe", [(), ("--trained-layers", "1")], ids=["every-layer", "top-layer-only"])
+def test_killed_training_keeps_old_model_and_resumes_to_same_result(tiny_config, trained_tiny, tmp_path, recipe):
     reference = tmp_path / "reference"
-    subprocess.run(_train_cmd(tiny_config, reference), check=True, capture_output=True)
+    subprocess.run(_train_cmd(tiny_config, reference, *recipe), check=True, capture_output=True)
 
     out = tmp_path / "model"
     shutil.copytree(trained_tiny, out)  # a previous model that must survive the kill
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    process = subprocess.Popen(_train_cmd(tiny_config, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _train_cmd(tiny_config, out, *recipe), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     state = checkpoint_directory(out) / "state.pt"
     deadline = time.time() + 120
     while not state.exists() and process.poll() is None and time.time() < deadline:
@@ -51,7 +54,7 @@ def test_killed_training_keeps_old_model_and_resumes_to_same_result(tiny_config,
     assert state.exists(), "training never reached its first checkpoint"
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "the previous model was touched"
 
-    result = subprocess.run(_train_cmd(tiny_config, out, "--resume"), capture_output=True, text=True)
+    result = subprocess.run(_train_cmd(tiny_config, out, *recipe, "--resume"), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     resumed = json.loads((out / "stancetag.json").read_text())
     expected = json.loads((reference / "stancetag.json").read_text())
