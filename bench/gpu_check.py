@@ -66,11 +66,11 @@ def pipeline_rates(model_dir: Path, corpus: Path, sample: int, device: str, batc
     """Sentences/second of the transformers pipeline and of stancetag's TorchPredictor.predict_proba on one sample.
 
     Both get the sentences ready-made (no splitting, no output): the model paths alone. The
-    pipeline wraps the fine-tuned encoder in BertForSequenceClassification (as bench/predict_speed.py
-    does): a speed reference, not a quality one.
+    pipeline is bench/predict_speed.py's (the fine-tuned encoder in its own
+    sequence-classification class): a speed reference, not a quality one.
     """
     import torch
-    from transformers import BertForSequenceClassification, pipeline
+    from predict_speed import build_pipeline
     from transformers.utils import logging as hf_logging
 
     from stancetag.model.torch_backend import TorchPredictor
@@ -79,19 +79,7 @@ def pipeline_rates(model_dir: Path, corpus: Path, sample: int, device: str, batc
     with corpus.open(encoding="utf-8") as stream:
         texts = [json.loads(line)["text"] for _, line in zip(range(sample), stream, strict=False)]
     predictor = TorchPredictor.from_directory(model_dir, device=device)
-    encoder_config = predictor.tagger.encoder.config
-    config = encoder_config.__class__.from_dict(encoder_config.to_dict())
-    config.num_labels = len(predictor.meta.topics) + len(predictor.meta.tones)
-    model = BertForSequenceClassification(config)
-    model.bert.load_state_dict(predictor.tagger.encoder.state_dict(), strict=False)
-    pipe = pipeline(
-        "text-classification",
-        model=model.eval(),
-        tokenizer=predictor.tokenizer,
-        top_k=None,
-        device=predictor.device,
-        batch_size=batch_size,
-    )
+    pipe = build_pipeline(predictor, batch_size, device=predictor.device)
 
     def timed(fn) -> float:
         fn(texts[:256])  # warm-up: kernel selection, allocator

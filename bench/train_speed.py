@@ -69,8 +69,8 @@ def stancetag_rates(config: Config, train_file: Path, dev_file: Path, device: st
 
 def trainer_rates(config: Config, examples: list[Example], epochs: int, device: str, folder: Path) -> list[float]:
     from transformers import (
+        AutoModelForSequenceClassification,
         AutoTokenizer,
-        BertForSequenceClassification,
         PrinterCallback,
         Trainer,
         TrainerCallback,
@@ -83,7 +83,7 @@ def trainer_rates(config: Config, examples: list[Example], epochs: int, device: 
     source = resolve_base_model(config.model.base_model)
     labels = list(config.labels.topics) + list(config.labels.tones)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    model = BertForSequenceClassification.from_pretrained(
+    model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=len(labels), problem_type="multi_label_classification", trust_remote_code=False
     )
     encoded = tokenizer([e.text for e in examples], truncation=True, max_length=config.model.max_length)
